@@ -1,0 +1,112 @@
+package approval
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors returned by an [ApprovalStore] and by [Service.Review]. Use
+// [Message] to turn one into the text shown to a reviewer.
+var (
+	// ErrNotFound is returned when no request has the given ID.
+	ErrNotFound = errors.New("approval: request not found")
+	// ErrNotPending is returned by DecideApproval when the request has
+	// already left StatusPending; the Request returned with it is the
+	// current one, so its Status tells the caller what happened.
+	ErrNotPending = errors.New("approval: request is not pending")
+	// ErrExpired is returned when the request's deadline has passed.
+	ErrExpired = errors.New("approval: request has expired")
+	// ErrConflict is returned by CreateApproval when the ID is taken.
+	ErrConflict = errors.New("approval: request ID already exists")
+)
+
+// Outcome is what [ApprovalStore.DecideApproval] records on a pending
+// request.
+type Outcome struct {
+	// Status is StatusApproved, StatusDenied or StatusExpired.
+	Status Status
+	// At is when the decision was made, in UTC. For StatusApproved and
+	// StatusDenied it is also the instant at which the request must not
+	// yet have expired.
+	At         time.Time
+	ReviewedBy string
+	ReviewerID string
+	Source     Source
+	Notes      string
+}
+
+// ApprovalStore keeps approval requests. Implementations must be safe for
+// concurrent use, including by several processes sharing one database.
+type ApprovalStore interface {
+	// CreateApproval stores r as a new pending request and returns it as
+	// stored. An empty r.ID is replaced by a new unique ID; an ID already
+	// in use returns ErrConflict. Status is set to StatusPending, review
+	// fields are cleared, and an unset CreatedAt becomes the current time.
+	// Times are stored in UTC.
+	CreateApproval(ctx context.Context, r Request) (Request, error)
+
+	// GetApproval returns the request id, or ErrNotFound.
+	GetApproval(ctx context.Context, id string) (Request, error)
+
+	// DecideApproval moves the request id out of StatusPending into
+	// o.Status, recording o's reviewer, source, notes and time, and returns
+	// the updated request. It is atomic: of any number of concurrent calls
+	// for one request, from any number of processes, exactly one succeeds.
+	// The others, and any later call, return the current request with
+	// ErrNotPending. It returns ErrNotFound when there is no such request.
+	// For StatusApproved and StatusDenied it succeeds only while the
+	// request has not expired at o.At; otherwise it changes nothing and
+	// returns the current request with ErrExpired. Implementations must
+	// make the check and the change one conditional write (for SQL,
+	// UPDATE … WHERE id = ? AND status = 'pending' …), never a read
+	// followed by a write.
+	DecideApproval(ctx context.Context, id string, o Outcome) (Request, error)
+}
+
+// Audit actions written by [Service].
+const (
+	AuditReviewed = "approval.reviewed"
+	AuditExpired  = "approval.expired"
+)
+
+// AuditEntry is one line of the audit trail.
+type AuditEntry struct {
+	ID         string    `json:"id"`
+	OrgID      string    `json:"org_id"`
+	Action     string    `json:"action"` // AuditReviewed or AuditExpired
+	ApprovalID string    `json:"approval_id"`
+	At         time.Time `json:"at"`
+	// Actor is the reviewer's display name and ActorID their platform ID;
+	// both are empty for an expiry.
+	Actor    string `json:"actor,omitempty"`
+	ActorID  string `json:"actor_id,omitempty"`
+	Verified bool   `json:"actor_verified"`
+	Source   Source `json:"source,omitempty"`
+	// Decision is the resulting status.
+	Decision  Status `json:"decision"`
+	RiskScore int    `json:"risk_score"`
+	Notes     string `json:"notes,omitempty"`
+}
+
+// AuditLogger records audit entries. Implementations must be safe for
+// concurrent use.
+type AuditLogger interface {
+	// LogAudit appends e to the trail. An empty e.ID is replaced by a new
+	// unique ID and a zero e.At by the current time.
+	LogAudit(ctx context.Context, e AuditEntry) error
+}
+
+// AuditFilter selects entries for [AuditLister.ListAudit].
+type AuditFilter struct {
+	ApprovalID string // only entries of this request, when set
+	Limit      int    // at most this many, newest first; 0 means 100
+}
+
+// AuditLister is implemented by audit loggers that can also read the
+// trail back, as the reference stores do.
+type AuditLister interface {
+	// ListAudit returns the entries of orgID matching f, newest first (by
+	// At, then by insertion order).
+	ListAudit(ctx context.Context, orgID string, f AuditFilter) ([]AuditEntry, error)
+}

@@ -1,0 +1,85 @@
+// Package webhookurl checks outbound webhook URLs against a host allow-list.
+//
+// A webhook URL is both a credential and a server-side request target, so
+// it is checked on the parsed URL, never with a prefix or regular
+// expression match on the raw string: go-teams-notify's default patterns,
+// for example, accept https://evil.example/x.webhook.office.com/.
+package webhookurl
+
+import (
+	"errors"
+	"net/netip"
+	"net/url"
+	"strings"
+)
+
+// Errors returned by [Check]. Their text names the rule that failed and
+// never the URL itself, which may carry a secret.
+var (
+	ErrMalformed = errors.New("webhookurl: not a valid absolute URL")
+	ErrScheme    = errors.New("webhookurl: scheme must be https")
+	ErrUserInfo  = errors.New("webhookurl: user information is not allowed")
+	ErrHost      = errors.New("webhookurl: host is not allowed")
+)
+
+// Check reports whether raw is an acceptable webhook URL: https, no user
+// information, and a host that equals one of hosts or, for an entry
+// written "*.example.com", is a proper subdomain of example.com. Hosts are
+// compared case-insensitively, with any trailing dot removed; an explicit
+// port is allowed only when it is 443.
+//
+// When allowLoopback is true, http and https URLs whose host is a loopback
+// address ("localhost", 127.0.0.0/8, ::1) are accepted too, so that tests
+// and local sandboxes can use httptest servers.
+func Check(raw string, hosts []string, allowLoopback bool) error {
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "" {
+		return ErrMalformed
+	}
+	if u.User != nil {
+		return ErrUserInfo
+	}
+	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	if allowLoopback && IsLoopback(host) && (u.Scheme == "http" || u.Scheme == "https") {
+		return nil
+	}
+	if u.Scheme != "https" {
+		return ErrScheme
+	}
+	if p := u.Port(); p != "" && p != "443" {
+		return ErrHost
+	}
+	if !HostAllowed(host, hosts) {
+		return ErrHost
+	}
+	return nil
+}
+
+// HostAllowed reports whether host (lower case, no port) matches one of
+// the patterns: an exact name, or "*.suffix" for any proper subdomain of
+// suffix.
+func HostAllowed(host string, patterns []string) bool {
+	if host == "" {
+		return false
+	}
+	for _, p := range patterns {
+		if suffix, ok := strings.CutPrefix(p, "*."); ok {
+			if len(host) > len(suffix)+1 && strings.HasSuffix(host, "."+suffix) {
+				return true
+			}
+		} else if host == p {
+			return true
+		}
+	}
+	return false
+}
+
+// IsLoopback reports whether host names the local machine: "localhost"
+// or a loopback IP address.
+func IsLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	addr, err := netip.ParseAddr(host)
+	return err == nil && addr.Unmap().IsLoopback()
+}
