@@ -156,6 +156,16 @@ func (s *Service) Create(ctx context.Context, r Request) (Request, error) {
 	return s.store.CreateApproval(ctx, r)
 }
 
+// Get returns the request id, or ErrNotFound. Handlers use it to show a
+// request before a decision (the Teams confirmation page); it changes
+// nothing, not even a request past its deadline.
+func (s *Service) Get(ctx context.Context, id string) (Request, error) {
+	if id == "" {
+		return Request{}, ErrNotFound
+	}
+	return s.store.GetApproval(ctx, id)
+}
+
 // Review records reviewer rv's decision d on the request id, made from
 // src, following the spec's processing logic:
 //
