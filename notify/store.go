@@ -38,11 +38,11 @@ type ChannelStore interface {
 	// when the organisation already has a channel named ch.Name.
 	CreateChannel(ctx context.Context, ch Channel) (Channel, error)
 
-	// UpdateChannel replaces the Name, Config, Events and Enabled fields of
-	// the channel ch.ID of ch.OrgID, keeps its CreatedAt, sets UpdatedAt to
-	// the current time in UTC, and returns the channel as stored. It
-	// returns ErrNotFound when the organisation has no such channel and
-	// ErrConflict when another of its channels has the name.
+	// UpdateChannel replaces the Type, Name, Config, Events and Enabled
+	// fields of the channel ch.ID of ch.OrgID, keeps its CreatedAt, sets
+	// UpdatedAt to the current time in UTC, and returns the channel as
+	// stored. It returns ErrNotFound when the organisation has no such
+	// channel and ErrConflict when another of its channels has the name.
 	UpdateChannel(ctx context.Context, ch Channel) (Channel, error)
 
 	// DeleteChannel removes the channel id of orgID, or returns

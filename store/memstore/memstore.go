@@ -112,7 +112,7 @@ func (s *Store) UpdateChannel(ctx context.Context, ch notify.Channel) (notify.Ch
 	if s.nameTaken(ch.OrgID, ch.Name, ch.ID) {
 		return notify.Channel{}, notify.ErrConflict
 	}
-	old.Name, old.Config, old.Events, old.Enabled = ch.Name, ch.Config, slices.Clone(ch.Events), ch.Enabled
+	old.Type, old.Name, old.Config, old.Events, old.Enabled = ch.Type, ch.Name, ch.Config, slices.Clone(ch.Events), ch.Enabled
 	old.UpdatedAt = s.timestamp()
 	if old.UpdatedAt.Before(old.CreatedAt) {
 		old.UpdatedAt = old.CreatedAt
