@@ -23,7 +23,7 @@ var (
 )
 
 // Check reports whether raw is an acceptable webhook URL: https, no user
-// information, and a host that equals one of hosts or, for an entry
+// information, and an ASCII host that equals one of hosts or, for an entry
 // written "*.example.com", is a proper subdomain of example.com. Hosts are
 // compared case-insensitively, with any trailing dot removed; an explicit
 // port is allowed only when it is 443.
@@ -40,6 +40,11 @@ func Check(raw string, hosts []string, allowLoopback bool) error {
 		return ErrUserInfo
 	}
 	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	if strings.ContainsFunc(host, func(r rune) bool { return r <= ' ' || r >= 0x7f }) {
+		// Every allowed host is ASCII; a non-ASCII name would be
+		// rewritten by IDNA mapping only after this check.
+		return ErrHost
+	}
 	if allowLoopback && IsLoopback(host) && (u.Scheme == "http" || u.Scheme == "https") {
 		return nil
 	}
