@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"time"
 )
 
 // DefaultMaxBody is the request body limit used when a handler sets none.
@@ -76,10 +77,14 @@ func Decode(w http.ResponseWriter, r *http.Request, maxBytes int64, v any, allow
 		}
 		return Errorf(http.StatusBadRequest, "could not read request body")
 	}
-	if len(bytes.TrimSpace(body)) == 0 {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
 		if allowEmpty {
 			return nil
 		}
+		return Errorf(http.StatusBadRequest, "request body must be a JSON object")
+	}
+	if body[0] != '{' { // also rejects null, which would leave v untouched
 		return Errorf(http.StatusBadRequest, "request body must be a JSON object")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -87,7 +92,9 @@ func Decode(w http.ResponseWriter, r *http.Request, maxBytes int64, v any, allow
 	if err := dec.Decode(v); err != nil {
 		return Errorf(http.StatusBadRequest, "%s", describe(err))
 	}
-	if dec.More() {
+	// Decoder.More reports false for a stray '}' or ']', so check that
+	// nothing but the object was sent.
+	if dec.InputOffset() != int64(len(body)) {
 		return Errorf(http.StatusBadRequest, "request body must hold a single JSON object")
 	}
 	return nil
@@ -110,6 +117,9 @@ func describe(err error) string {
 		return "request body must be a JSON object"
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
+	case errors.As(err, new(*time.ParseError)) || strings.HasPrefix(err.Error(), "Time.UnmarshalJSON"):
+		// time.Time reports its own errors, without the field name.
+		return "times must be RFC 3339 strings"
 	}
 	return "malformed JSON"
 }
