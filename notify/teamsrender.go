@@ -1,0 +1,275 @@
+package notify
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/chatnotify/chatnotify/approval"
+	"github.com/chatnotify/chatnotify/teams"
+)
+
+// teamsMaxBytes keeps a rendered Teams message under the 28 KB limit of
+// incoming webhooks, with room to spare.
+const teamsMaxBytes = 27 * 1000
+
+// Limits on the texts of a Teams card, in characters. Long texts
+// (descriptions, summaries, expected and actual values) start at
+// teamsLongText and are cut further if the message is still too large.
+const (
+	teamsMaxTitle = 250
+	teamsMaxFact  = 500
+	teamsLongText = 3000
+	teamsMinText  = 100
+)
+
+// teamsRender holds what rendering a Teams card needs besides the event.
+type teamsRender struct {
+	// console is the checked console link, or "".
+	console string
+	// approveURL and denyURL are the signed Approve and Deny links, or ""
+	// when the host has no public URL or signer.
+	approveURL, denyURL string
+	// long caps long texts; 0 means teamsLongText.
+	long int
+}
+
+// renderTeams renders ev as a Teams webhook message (an Adaptive Card in
+// its envelope), as JSON under teamsMaxBytes. It never fails for the
+// events of this package: long texts are cut until the message fits.
+func renderTeams(ev Event, o teamsRender) ([]byte, error) {
+	for long := teamsLongText; ; long /= 3 {
+		if long < teamsMinText {
+			long = 0 // drop long texts altogether
+		}
+		o.long = long
+		b, err := json.Marshal(teams.NewMessage(o.card(ev)))
+		if err != nil {
+			return nil, err
+		}
+		if len(b) <= teamsMaxBytes || long == 0 {
+			if len(b) > teamsMaxBytes {
+				return nil, fmt.Errorf("notify: Teams message is %d bytes, over the limit", len(b))
+			}
+			return b, nil
+		}
+	}
+}
+
+func (o teamsRender) card(ev Event) teams.Card {
+	switch e := deref(ev).(type) {
+	case ApprovalRequested:
+		return o.approval(e.Request)
+	case DriftAlert:
+		return o.drift(e)
+	case AgentStatusChanged:
+		return o.agent(e)
+	case ApprovalDecided:
+		return teamsDecided(e.Request)
+	case TestMessage:
+		return teams.NewCard(teams.TextBlock{Text: teamsText(cleanText(e.Text), o.textCap(teamsLongText)), Wrap: true})
+	}
+	return teams.NewCard(teams.TextBlock{Text: teamsText("Notification: "+string(ev.EventType()), teamsMaxTitle), Wrap: true})
+}
+
+// textCap returns the cap for a long text, at most n.
+func (o teamsRender) textCap(n int) int {
+	if o.long == 0 {
+		return 0
+	}
+	return min(n, o.long)
+}
+
+func (o teamsRender) approval(r approval.Request) teams.Card {
+	t := riskTone(r)
+	title := oneLine(r.Title)
+	if title == "" {
+		title = "Untitled request"
+	}
+	head := teams.Container{
+		Style: teams.ContainerStyle(t.teamsStyle),
+		Bleed: true,
+		Items: []teams.Element{
+			teams.TextBlock{Text: "Approval requested", Weight: teams.WeightBolder, IsSubtle: true, Wrap: true},
+			teams.TextBlock{Text: teamsText(title, teamsMaxTitle), Weight: teams.WeightBolder, Size: teams.SizeLarge, Wrap: true},
+			teams.TextBlock{Text: fmt.Sprintf("**%s %s risk (%d)**", t.teamsEmoji(), t.word, r.RiskScore), Color: teams.Color(t.teamsColor), Wrap: true},
+		},
+	}
+	body := []teams.Element{head}
+	if d := strings.TrimSpace(cleanText(r.Description)); d != "" && o.long > 0 {
+		body = append(body, teams.TextBlock{Text: teamsText(d, o.textCap(teamsLongText)), Wrap: true})
+	}
+	facts := []teams.Fact{{Title: "Risk", Value: fmt.Sprintf("%s (%d)", t.word, r.RiskScore)}}
+	facts = appendFact(facts, "Agent", r.Agent)
+	facts = appendFact(facts, "Action", r.Action)
+	facts = appendFact(facts, "Requested by", r.RequestedBy)
+	if !r.CreatedAt.IsZero() {
+		facts = append(facts, teams.Fact{Title: "Requested", Value: teamsTime(r.CreatedAt)})
+	}
+	if !r.ExpiresAt.IsZero() {
+		facts = append(facts, teams.Fact{Title: "Expires", Value: teamsTime(r.ExpiresAt)})
+	}
+	facts = appendFact(facts, "Request ID", r.ID)
+	body = append(body, teams.FactSet{Facts: facts})
+
+	var actions []teams.Action
+	if o.approveURL != "" && o.denyURL != "" {
+		actions = append(actions,
+			teams.ActionOpenURL{Title: "Approve", URL: o.approveURL},
+			teams.ActionOpenURL{Title: "Deny", URL: o.denyURL},
+		)
+	} else {
+		body = append(body, teams.TextBlock{Text: "Approve or deny this request in the console.", IsSubtle: true, Wrap: true})
+	}
+	if o.console != "" {
+		actions = append(actions, teams.ActionOpenURL{Title: "View in console", URL: o.console})
+	}
+	c := teams.NewCard(body...)
+	c.Actions = actions
+	return c
+}
+
+func (o teamsRender) drift(a DriftAlert) teams.Card {
+	t := severityTone(a.Severity)
+	res := oneLine(a.Resource)
+	if res == "" {
+		res = "unknown resource"
+	}
+	body := []teams.Element{teams.Container{
+		Style: teams.ContainerStyle(t.teamsStyle),
+		Bleed: true,
+		Items: []teams.Element{
+			teams.TextBlock{Text: "Drift detected", Weight: teams.WeightBolder, IsSubtle: true, Wrap: true},
+			teams.TextBlock{Text: teamsText(res, teamsMaxTitle), Weight: teams.WeightBolder, Size: teams.SizeLarge, Wrap: true},
+			teams.TextBlock{Text: fmt.Sprintf("**%s %s severity**", t.teamsEmoji(), t.word), Color: teams.Color(t.teamsColor), Wrap: true},
+		},
+	}}
+	if s := strings.TrimSpace(cleanText(a.Summary)); s != "" && o.long > 0 {
+		body = append(body, teams.TextBlock{Text: teamsText(s, o.textCap(teamsLongText)), Wrap: true})
+	}
+	facts := []teams.Fact{
+		{Title: "Severity", Value: t.word},
+		{Title: "Resource", Value: teamsText(res, teamsMaxFact)},
+		{Title: "Expected", Value: teamsText(oneLine(a.Expected), o.textCap(teamsMaxFact*2))},
+		{Title: "Actual", Value: teamsText(oneLine(a.Actual), o.textCap(teamsMaxFact*2))},
+	}
+	if !a.DetectedAt.IsZero() {
+		facts = append(facts, teams.Fact{Title: "Detected", Value: teamsTime(a.DetectedAt)})
+	}
+	facts = appendFact(facts, "Alert ID", a.ID)
+	body = append(body, teams.FactSet{Facts: facts})
+	return o.withConsole(teams.NewCard(body...))
+}
+
+func (o teamsRender) agent(a AgentStatusChanged) teams.Card {
+	t := agentTone(a.Status)
+	name := oneLine(a.Agent)
+	if name == "" {
+		name = "unknown agent"
+	}
+	body := []teams.Element{teams.Container{
+		Style: teams.ContainerStyle(t.teamsStyle),
+		Bleed: true,
+		Items: []teams.Element{
+			teams.TextBlock{Text: "Agent status changed", Weight: teams.WeightBolder, IsSubtle: true, Wrap: true},
+			teams.TextBlock{Text: teamsText(name, teamsMaxTitle), Weight: teams.WeightBolder, Size: teams.SizeLarge, Wrap: true},
+			teams.TextBlock{Text: "**" + t.teamsEmoji() + " " + teamsText(t.word, 100) + "**", Color: teams.Color(t.teamsColor), Wrap: true},
+		},
+	}}
+	facts := []teams.Fact{
+		{Title: "Agent", Value: teamsText(name, teamsMaxFact)},
+		{Title: "Status", Value: teamsText(t.word, 100)},
+	}
+	if a.PreviousStatus != "" {
+		facts = append(facts, teams.Fact{Title: "Previous status", Value: teamsText(agentTone(a.PreviousStatus).word, 100)})
+	}
+	if !a.ChangedAt.IsZero() {
+		facts = append(facts, teams.Fact{Title: "Changed", Value: teamsTime(a.ChangedAt)})
+	}
+	body = append(body, teams.FactSet{Facts: facts})
+	if r := strings.TrimSpace(cleanText(a.Reason)); r != "" && o.long > 0 {
+		body = append(body, teams.TextBlock{Text: "**Reason:** " + teamsText(r, o.textCap(teamsLongText)), Wrap: true})
+	}
+	return o.withConsole(teams.NewCard(body...))
+}
+
+func (o teamsRender) withConsole(c teams.Card) teams.Card {
+	if o.console != "" {
+		c.Actions = append(c.Actions, teams.ActionOpenURL{Title: "View in console", URL: o.console})
+	}
+	return c
+}
+
+// teamsDecided renders the follow-up card posted to a Teams channel once
+// a request it received is decided: package teams' result card with the
+// request's ID and risk.
+func teamsDecided(r approval.Request) teams.Card {
+	title := cut(oneLine(r.Title), teamsMaxTitle)
+	if title == "" {
+		title = "Untitled request"
+	}
+	var res teams.Result
+	var at time.Time
+	if r.ReviewedAt != nil {
+		at = *r.ReviewedAt
+	}
+	reviewer := cut(oneLine(r.ReviewedBy), teamsMaxFact)
+	switch r.Status {
+	case approval.StatusApproved:
+		res = teams.ApprovedResult(title, reviewer, at)
+	case approval.StatusDenied:
+		res = teams.DeniedResult(title, reviewer, at)
+	case approval.StatusExpired:
+		res = teams.WarningResult(title, "Approval request has expired")
+		res.At = at
+	default:
+		res = teams.WarningResult(title, "Awaiting review")
+	}
+	res.Notes = cut(oneLine(r.ReviewNotes), teamsMaxFact)
+	res.Facts = append(res.Facts, teams.Fact{Title: "Risk", Value: fmt.Sprintf("%s (%d)", riskTone(r).word, r.RiskScore)})
+	if id := cut(oneLine(r.ID), teamsMaxFact); id != "" {
+		res.Facts = append(res.Facts, teams.Fact{Title: "Request ID", Value: id})
+	}
+	return teams.ResultCard(res)
+}
+
+// appendFact appends a fact when value has text, escaped and cut.
+func appendFact(facts []teams.Fact, title, value string) []teams.Fact {
+	if v := oneLine(value); v != "" {
+		return append(facts, teams.Fact{Title: title, Value: teamsText(v, teamsMaxFact)})
+	}
+	return facts
+}
+
+// teamsText cuts s to n characters and escapes Teams markdown, so user
+// text shows as typed and cannot add links or formatting.
+func teamsText(s string, n int) string {
+	return teams.EscapeMarkdown(cut(s, n))
+}
+
+// teamsTime writes t as the result cards of package teams do.
+func teamsTime(t time.Time) string {
+	return t.UTC().Format(teams.TimeLayout)
+}
+
+// teamsEmoji is the emoji shown before a tone's word on Teams cards.
+func (t tone) teamsEmoji() string {
+	switch t.slackEmoji {
+	case ":large_green_circle:":
+		return "🟢"
+	case ":large_yellow_circle:":
+		return "🟡"
+	case ":red_circle:":
+		return "🔴"
+	case ":rotating_light:":
+		return "🚨"
+	case ":rocket:":
+		return "🚀"
+	case ":octagonal_sign:":
+		return "🛑"
+	case ":x:":
+		return "❌"
+	}
+	return "ℹ️"
+}
