@@ -80,7 +80,9 @@ func (s *Signer) Verify(token string, now time.Time) (ActionClaims, error) {
 	}
 	i := strings.LastIndexByte(token, '.')
 	payload, sig := token[:i], token[i+1:]
-	got, err := base64.RawURLEncoding.DecodeString(sig)
+	// Strict: a signature has exactly one spelling, so a token cannot be
+	// altered (in the unused low bits of its last character) and still pass.
+	got, err := base64.RawURLEncoding.Strict().DecodeString(sig)
 	if err != nil || len(got) != sha256.Size {
 		return ActionClaims{}, ErrTokenInvalid
 	}
