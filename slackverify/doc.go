@@ -1,0 +1,58 @@
+// Package slackverify verifies that HTTP requests really come from Slack,
+// using Slack's v0 request signatures. It depends on the standard library
+// only.
+//
+// # The scheme
+//
+// Slack signs every request it sends to an app with the app's Signing
+// Secret: X-Slack-Request-Timestamp holds the time in Unix seconds and
+// X-Slack-Signature holds "v0=" followed by the hex HMAC-SHA256 of
+// "v0:<timestamp>:<raw body>". This package recomputes the HMAC over the
+// body exactly as received, compares it in constant time, and refuses
+// timestamps more than five minutes from the local clock in either
+// direction, so that a captured request cannot be replayed later (or
+// pre-dated to be replayed for longer). Malformed headers are refused
+// before any HMAC is computed. See
+// https://docs.slack.dev/authentication/verifying-requests-from-slack.
+//
+// Verification does not deduplicate: the same signed request passes again
+// within the window. Actions with side effects must be idempotent (the
+// approval routine's status guard is).
+//
+// # Usage
+//
+// Mount [Verifier.Middleware] in front of every Slack endpoint (slash
+// commands, interactivity, events). With net/http:
+//
+//	v, err := slackverify.New(os.Getenv("SLACK_SIGNING_SECRET"), &slackverify.Options{Logger: logger})
+//	if err != nil {
+//		log.Fatal(err) // the secret is empty
+//	}
+//	mux.Handle("POST /v1/webhooks/slack/interactions", v.Middleware(slackHandler))
+//
+// With chi, the middleware has the usual shape:
+//
+//	r.With(v.Middleware).Post("/v1/webhooks/slack/interactions", slackHandler.ServeHTTP)
+//	// or, for a group of Slack routes:
+//	r.Group(func(r chi.Router) {
+//		r.Use(v.Middleware)
+//		r.Post("/slack/commands", commands)
+//		r.Post("/slack/interactions", interactions)
+//	})
+//
+// A refused request gets 401 {"error":"Invalid signature"} whatever the
+// cause, or 413 {"error":"Request body too large"}; the reason goes to
+// [Options.Logger]. A verified request reaches the next handler with its
+// body restored, so r.ParseForm and r.FormValue work; [Body] hands the
+// next handler the raw bytes without another copy.
+//
+// Callers without middleware use [Verify] (one-off) or [Verifier.Verify]
+// (reused, allocation-free) on a body they have read themselves, bounded.
+//
+// # Secret rotation
+//
+// After a new signing secret is generated, Slack keeps the previous one
+// valid for 24 hours. Pass it in [Options.PreviousSecrets] (or as an
+// extra argument to [Verify]) for that period: a request signed with any
+// of the secrets is accepted.
+package slackverify

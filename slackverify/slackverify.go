@@ -1,0 +1,221 @@
+package slackverify
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"hash"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// The request headers Slack signs with.
+const (
+	// HeaderTimestamp carries the request time in Unix seconds.
+	HeaderTimestamp = "X-Slack-Request-Timestamp"
+	// HeaderSignature carries "v0=" followed by the hex HMAC-SHA256.
+	HeaderSignature = "X-Slack-Signature"
+)
+
+// Defaults used by [Verify] and by a [Verifier] whose [Options] leave them
+// unset.
+const (
+	// DefaultMaxSkew is the largest accepted distance, in either
+	// direction, between a request's timestamp and the local clock.
+	DefaultMaxSkew = 5 * time.Minute
+	// DefaultMaxBodyBytes is the largest accepted request body.
+	DefaultMaxBodyBytes = 1 << 20
+)
+
+// Errors returned by [Verify] and [Verifier.Verify]. The middleware never
+// shows them to the caller; it logs them.
+var (
+	// ErrMissingHeaders is returned when X-Slack-Request-Timestamp or
+	// X-Slack-Signature is absent or empty.
+	ErrMissingHeaders = errors.New("slackverify: missing signature headers")
+	// ErrMalformedTimestamp is returned when X-Slack-Request-Timestamp is
+	// not a non-negative decimal number of Unix seconds (at most 18
+	// digits, no sign).
+	ErrMalformedTimestamp = errors.New("slackverify: malformed timestamp")
+	// ErrStaleTimestamp is returned when the timestamp is further than the
+	// allowed skew from the local clock, in the past (a possible replay)
+	// or in the future.
+	ErrStaleTimestamp = errors.New("slackverify: stale timestamp")
+	// ErrMalformedSignature is returned when X-Slack-Signature is not
+	// "v0=" followed by exactly 64 hex digits: another version, another
+	// length or a non-hex character.
+	ErrMalformedSignature = errors.New("slackverify: malformed signature")
+	// ErrSignatureMismatch is returned when the signature is well formed
+	// but matches none of the configured secrets.
+	ErrSignatureMismatch = errors.New("slackverify: signature mismatch")
+	// ErrBodyTooLarge is returned when the body is longer than the
+	// configured limit.
+	ErrBodyTooLarge = errors.New("slackverify: body too large")
+	// ErrNoSecret is returned by [New] when the signing secret is empty and
+	// by [Verify] when it is given no non-empty secret.
+	ErrNoSecret = errors.New("slackverify: no signing secret")
+)
+
+const (
+	sigPrefix          = "v0="
+	basePrefix         = "v0:"
+	sigLen             = len(sigPrefix) + 2*sha256.Size
+	maxTimestampDigits = 18 // fits an int64 without overflow checks
+)
+
+// Verify reports whether header and the raw request body carry a valid
+// Slack v0 signature made with one of secrets, at time now, allowing
+// [DefaultMaxSkew] of clock skew in either direction. It returns nil on
+// success and one of the package's Err… sentinels otherwise. Empty secrets
+// are skipped; with none left it returns [ErrNoSecret].
+//
+// body must be the bytes exactly as received, before any form or JSON
+// parsing. Verify does not limit the body's size: bound it while reading.
+// Callers that verify many requests should build a [Verifier] once, which
+// avoids setting up the HMAC for every request.
+func Verify(header http.Header, body []byte, now time.Time, secrets ...string) error {
+	found := false
+	for _, s := range secrets {
+		if s != "" {
+			found = true
+			break
+		}
+	}
+	if !found {
+		return ErrNoSecret
+	}
+	sig, err := parseHeaders(header, now, DefaultMaxSkew)
+	if err != nil {
+		return err
+	}
+	for _, s := range secrets {
+		if s != "" && newMAC(s).matches(&sig, body) {
+			return nil
+		}
+	}
+	return ErrSignatureMismatch
+}
+
+// Sign sets the X-Slack-Request-Timestamp and X-Slack-Signature headers on
+// header as Slack would for body sent at time now with secret. It is meant
+// for tests and for tools that replay or forward Slack requests.
+func Sign(header http.Header, body []byte, now time.Time, secret string) {
+	ts := strconv.FormatInt(now.Unix(), 10)
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(basePrefix + ts + ":"))
+	m.Write(body)
+	header.Set(HeaderTimestamp, ts)
+	header.Set(HeaderSignature, sigPrefix+hex.EncodeToString(m.Sum(nil)))
+}
+
+// signature is a request's parsed, not yet authenticated, signature
+// headers.
+type signature struct {
+	ts  string // the timestamp exactly as sent: it is what Slack signed
+	mac [sha256.Size]byte
+}
+
+// parseHeaders reads and checks the signature headers, and the timestamp
+// against now and skew. It does not allocate.
+func parseHeaders(header http.Header, now time.Time, skew time.Duration) (signature, error) {
+	var sig signature
+	ts, s := first(header, HeaderTimestamp), first(header, HeaderSignature)
+	if ts == "" || s == "" {
+		return sig, ErrMissingHeaders
+	}
+	sec, ok := parseTimestamp(ts)
+	if !ok {
+		return sig, ErrMalformedTimestamp
+	}
+	if !decodeSignature(&sig.mac, s) {
+		return sig, ErrMalformedSignature
+	}
+	// time.Time.Sub saturates, so absurd timestamps cannot overflow.
+	if d := now.Sub(time.Unix(sec, 0)); d > skew || d < -skew {
+		return sig, ErrStaleTimestamp
+	}
+	sig.ts = ts
+	return sig, nil
+}
+
+// first returns header's first value for the canonical key, like
+// [http.Header.Get] without canonicalising again.
+func first(header http.Header, key string) string {
+	if v := header[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// parseTimestamp parses 1 to 18 ASCII digits.
+func parseTimestamp(s string) (int64, bool) {
+	if len(s) == 0 || len(s) > maxTimestampDigits {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(s); i++ {
+		c := s[i] - '0'
+		if c > 9 {
+			return 0, false
+		}
+		n = n*10 + int64(c)
+	}
+	return n, true
+}
+
+// decodeSignature decodes "v0=" + 64 hex digits (either case) into dst.
+// The header is the caller's own data, so this need not be constant-time.
+func decodeSignature(dst *[sha256.Size]byte, s string) bool {
+	if len(s) != sigLen || s[:len(sigPrefix)] != sigPrefix {
+		return false
+	}
+	s = s[len(sigPrefix):]
+	for i := range dst {
+		hi, ok1 := unhex(s[2*i])
+		lo, ok2 := unhex(s[2*i+1])
+		if !ok1 || !ok2 {
+			return false
+		}
+		dst[i] = hi<<4 | lo
+	}
+	return true
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// mac is an HMAC-SHA256 keyed with one secret plus scratch space, so that
+// checking a request allocates nothing. It is not safe for concurrent use;
+// a [Verifier] keeps them in a sync.Pool.
+type mac struct {
+	h    hash.Hash
+	base [len(basePrefix) + maxTimestampDigits + 1]byte
+	sum  [sha256.Size]byte
+}
+
+func newMAC(secret string) *mac {
+	return &mac{h: hmac.New(sha256.New, []byte(secret))}
+}
+
+// matches reports whether sig is the HMAC of "v0:<ts>:" + body, comparing
+// in constant time.
+func (m *mac) matches(sig *signature, body []byte) bool {
+	m.h.Reset()
+	n := copy(m.base[:], basePrefix)
+	n += copy(m.base[n:], sig.ts)
+	m.base[n] = ':'
+	m.h.Write(m.base[:n+1])
+	m.h.Write(body)
+	return hmac.Equal(m.h.Sum(m.sum[:0]), sig.mac[:])
+}
