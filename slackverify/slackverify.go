@@ -200,6 +200,7 @@ func unhex(c byte) (byte, bool) {
 // a [Verifier] keeps them in a sync.Pool.
 type mac struct {
 	h    hash.Hash
+	used bool // h has been written to and must be reset
 	base [len(basePrefix) + maxTimestampDigits + 1]byte
 	sum  [sha256.Size]byte
 }
@@ -211,7 +212,12 @@ func newMAC(secret string) *mac {
 // matches reports whether sig is the HMAC of "v0:<ts>:" + body, comparing
 // in constant time.
 func (m *mac) matches(sig *signature, body []byte) bool {
-	m.h.Reset()
+	// A fresh HMAC is ready; resetting it would make it save its keyed
+	// state, which only pays off when it is used again (from the pool).
+	if m.used {
+		m.h.Reset()
+	}
+	m.used = true
 	n := copy(m.base[:], basePrefix)
 	n += copy(m.base[n:], sig.ts)
 	m.base[n] = ':'
