@@ -139,9 +139,15 @@ func (o slackRender) drift(a DriftAlert) slackMessage {
 	if res == "" {
 		res = "unknown resource"
 	}
-	blocks := []slack.Block{slackHeader(":warning: Drift detected: " + res)}
+	// Headers are plain_text, whose handling of &, < and > is not
+	// documented: user text goes only into escaped mrkdwn.
+	body := "*" + slackEscape(res, 250) + "*"
 	if s := strings.TrimSpace(cleanText(a.Summary)); s != "" {
-		blocks = append(blocks, slack.NewSectionBlock(slackMrkdwn(slackEscape(s, slackMaxText)), nil, nil))
+		body += "\n" + slackEscape(s, slackMaxText-utf8.RuneCountInString(body)-1)
+	}
+	blocks := []slack.Block{
+		slackHeader(":warning: Drift detected"),
+		slack.NewSectionBlock(slackMrkdwn(body), nil, nil),
 	}
 	fields := []*slack.TextBlockObject{
 		slackField("Severity", t.slackEmoji+" "+t.word+" severity"),
@@ -168,7 +174,10 @@ func (o slackRender) agent(a AgentStatusChanged) slackMessage {
 		name = "unknown agent"
 	}
 	verb := strings.ToLower(t.word)
-	blocks := []slack.Block{slackHeader(t.slackEmoji + " Agent " + name + " " + verb)}
+	blocks := []slack.Block{
+		slackHeader(t.slackEmoji + " Agent status changed"),
+		slack.NewSectionBlock(slackMrkdwn("*"+slackEscape(name, 250)+"* "+slackEscape(verb, 100)), nil, nil),
+	}
 	fields := []*slack.TextBlockObject{
 		slackField("Agent", slackEscape(name, slackMaxFieldText)),
 		slackField("Status", t.slackEmoji+" "+slackEscape(t.word, 100)),
