@@ -519,14 +519,14 @@ func decidedLong(long string) approval.Request {
 
 func TestSafeLink(t *testing.T) {
 	for raw, want := range map[string]string{
-		"https://console.example.com/a?b=c&d=e": "https://console.example.com/a?b=c&d=e",
-		"http://localhost:8080/x":               "http://localhost:8080/x",
-		"javascript:alert(1)":                   "",
-		"https://exa mple.com/":                 "",
-		"https://example.com/<x>":               "",
-		"https://example.com/|x":                "",
-		"/relative":                             "",
-		"https://user:pw@example.com/":          "",
+		"https://console.example.com/a?b=c&d=e":            "https://console.example.com/a?b=c&d=e",
+		"http://localhost:8080/x":                          "http://localhost:8080/x",
+		"javascript:alert(1)":                              "",
+		"https://exa mple.com/":                            "",
+		"https://example.com/<x>":                          "",
+		"https://example.com/|x":                           "",
+		"/relative":                                        "",
+		"https://user:pw@example.com/":                     "",
 		"https://example.com/" + strings.Repeat("a", 3000): "",
 	} {
 		assert.Equal(t, want, safeLink(raw), raw)
