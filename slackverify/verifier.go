@@ -86,6 +86,9 @@ func New(secret string, opts *Options) (*Verifier, error) {
 	v.macs = make([]sync.Pool, len(secrets))
 	for i, s := range secrets {
 		v.macs[i].New = func() any { return newMAC(s) }
+		// Key one HMAC now, so that a key the crypto module refuses (as
+		// in FIPS 140-only mode) fails here rather than on a request.
+		v.macs[i].Put(newMAC(s))
 	}
 	return v, nil
 }
