@@ -10,9 +10,9 @@
 // "v0:<timestamp>:<raw body>". This package recomputes the HMAC over the
 // body exactly as received, compares it in constant time, and refuses
 // timestamps more than five minutes from the local clock in either
-// direction, so that a captured request cannot be replayed later (or
-// pre-dated to be replayed for longer). Malformed headers are refused
-// before any HMAC is computed. See
+// direction, so that a captured request cannot be replayed later, nor
+// one dated in the future stay replayable for longer. Malformed headers
+// are refused before any HMAC is computed. See
 // https://docs.slack.dev/authentication/verifying-requests-from-slack.
 //
 // Verification does not deduplicate: the same signed request passes again
