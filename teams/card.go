@@ -72,18 +72,23 @@ type msteams struct {
 	Width string `json:"width"`
 }
 
-// MarshalJSON implements [json.Marshaler].
+// MarshalJSON implements [json.Marshaler]. The whole card is encoded in
+// one pass of encoding/json (elements are converted to plain structs
+// first, rather than each marshalling itself).
 func (c Card) MarshalJSON() ([]byte, error) {
 	w := struct {
-		Schema  string    `json:"$schema"`
-		Type    string    `json:"type"`
-		Version string    `json:"version"`
-		Body    []Element `json:"body"`
-		Actions []Action  `json:"actions,omitempty"`
-		MSTeams *msteams  `json:"msteams,omitempty"`
-	}{Schema: CardSchema, Type: "AdaptiveCard", Version: CardVersion, Body: c.Body, Actions: c.Actions}
-	if w.Body == nil {
-		w.Body = []Element{}
+		Schema  string   `json:"$schema"`
+		Type    string   `json:"type"`
+		Version string   `json:"version"`
+		Body    []any    `json:"body"`
+		Actions []any    `json:"actions,omitempty"`
+		MSTeams *msteams `json:"msteams,omitempty"`
+	}{Schema: CardSchema, Type: "AdaptiveCard", Version: CardVersion, Body: wireElements(c.Body)}
+	if len(c.Actions) > 0 {
+		w.Actions = make([]any, len(c.Actions))
+		for i, a := range c.Actions {
+			w.Actions[i] = wireAction(a)
+		}
 	}
 	if c.FullWidth {
 		w.MSTeams = &msteams{Width: "Full"}
@@ -163,54 +168,86 @@ func (ActionOpenURL) cardAction() {}
 func (ActionSubmit) cardAction()  {}
 
 // MarshalJSON implements [json.Marshaler], adding "type": "TextBlock".
-func (t TextBlock) MarshalJSON() ([]byte, error) {
-	type plain TextBlock
-	return json.Marshal(struct {
-		Type string `json:"type"`
-		plain
-	}{"TextBlock", plain(t)})
-}
+func (t TextBlock) MarshalJSON() ([]byte, error) { return json.Marshal(wireElement(t)) }
 
 // MarshalJSON implements [json.Marshaler], adding "type": "FactSet".
-func (f FactSet) MarshalJSON() ([]byte, error) {
-	type plain FactSet
-	if f.Facts == nil {
-		f.Facts = []Fact{}
-	}
-	return json.Marshal(struct {
-		Type string `json:"type"`
-		plain
-	}{"FactSet", plain(f)})
-}
+func (f FactSet) MarshalJSON() ([]byte, error) { return json.Marshal(wireElement(f)) }
 
 // MarshalJSON implements [json.Marshaler], adding "type": "Container".
-func (c Container) MarshalJSON() ([]byte, error) {
-	type plain Container
-	if c.Items == nil {
-		c.Items = []Element{}
-	}
-	return json.Marshal(struct {
-		Type string `json:"type"`
-		plain
-	}{"Container", plain(c)})
-}
+func (c Container) MarshalJSON() ([]byte, error) { return json.Marshal(wireElement(c)) }
 
 // MarshalJSON implements [json.Marshaler], adding "type": "Action.OpenUrl".
-func (a ActionOpenURL) MarshalJSON() ([]byte, error) {
-	type plain ActionOpenURL
-	return json.Marshal(struct {
-		Type string `json:"type"`
-		plain
-	}{"Action.OpenUrl", plain(a)})
-}
+func (a ActionOpenURL) MarshalJSON() ([]byte, error) { return json.Marshal(wireAction(a)) }
 
 // MarshalJSON implements [json.Marshaler], adding "type": "Action.Submit".
-func (a ActionSubmit) MarshalJSON() ([]byte, error) {
-	type plain ActionSubmit
-	return json.Marshal(struct {
+func (a ActionSubmit) MarshalJSON() ([]byte, error) { return json.Marshal(wireAction(a)) }
+
+// The wire forms of elements and actions: the same fields plus "type",
+// in types without a MarshalJSON method, so that encoding/json encodes a
+// card in one pass instead of re-validating each element's output.
+type (
+	plainTextBlock     TextBlock
+	plainFactSet       FactSet
+	plainActionOpenURL ActionOpenURL
+	plainActionSubmit  ActionSubmit
+	wireTextBlock      struct {
 		Type string `json:"type"`
-		plain
-	}{"Action.Submit", plain(a)})
+		plainTextBlock
+	}
+	wireFactSet struct {
+		Type string `json:"type"`
+		plainFactSet
+	}
+	wireContainer struct {
+		Type      string         `json:"type"`
+		Items     []any          `json:"items"`
+		Style     ContainerStyle `json:"style,omitempty"`
+		Bleed     bool           `json:"bleed,omitempty"`
+		Spacing   string         `json:"spacing,omitempty"`
+		Separator bool           `json:"separator,omitempty"`
+	}
+	wireActionOpenURL struct {
+		Type string `json:"type"`
+		plainActionOpenURL
+	}
+	wireActionSubmit struct {
+		Type string `json:"type"`
+		plainActionSubmit
+	}
+)
+
+func wireElements(es []Element) []any {
+	out := make([]any, len(es))
+	for i, e := range es {
+		out[i] = wireElement(e)
+	}
+	return out
+}
+
+func wireElement(e Element) any {
+	switch v := e.(type) {
+	case TextBlock:
+		return wireTextBlock{"TextBlock", plainTextBlock(v)}
+	case FactSet:
+		if v.Facts == nil {
+			v.Facts = []Fact{}
+		}
+		return wireFactSet{"FactSet", plainFactSet(v)}
+	case Container:
+		return wireContainer{Type: "Container", Items: wireElements(v.Items), Style: v.Style,
+			Bleed: v.Bleed, Spacing: v.Spacing, Separator: v.Separator}
+	}
+	return e // a pointer to an element, which marshals itself
+}
+
+func wireAction(a Action) any {
+	switch v := a.(type) {
+	case ActionOpenURL:
+		return wireActionOpenURL{"Action.OpenUrl", plainActionOpenURL(v)}
+	case ActionSubmit:
+		return wireActionSubmit{"Action.Submit", plainActionSubmit(v)}
+	}
+	return a // a pointer to an action, which marshals itself
 }
 
 // Message is the envelope that carries cards to an incoming webhook or a
