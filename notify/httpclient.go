@@ -24,8 +24,13 @@ const maxBodySnippet = 1024
 // defaultHTTPTimeout bounds one request when the host gives no client.
 const defaultHTTPTimeout = 30 * time.Second
 
+// defaultIdleConnsPerHost is how many idle connections per host the
+// default transport keeps (net/http's default is 2).
+const defaultIdleConnsPerHost = 64
+
 // outboundClient returns the client senders use: a copy of base (or a new
-// client with a 30 s timeout) that never follows redirects (a redirect
+// client with a 30 s timeout; a base without Transport gets a copy of
+// http.DefaultTransport keeping 64 idle connections per host) that never follows redirects (a redirect
 // could lead a checked webhook URL to an unchecked host) and never reads
 // more than maxResponseBody of an answer, recording the status, the
 // Retry-After header and the start of the body for the sender that asked
@@ -39,7 +44,11 @@ func outboundClient(base *http.Client) *http.Client {
 	}
 	rt := c.Transport
 	if rt == nil {
-		rt = http.DefaultTransport
+		// Fan-out sends many requests to one host (hooks.slack.com,
+		// slack.com): keep enough idle connections to reuse them.
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = defaultIdleConnsPerHost
+		rt = t
 	}
 	c.Transport = &boundedTransport{base: rt}
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }

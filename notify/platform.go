@@ -31,7 +31,9 @@ type MessageUpdater interface {
 type SenderOptions struct {
 	// HTTPClient makes every request. It is copied, never modified: the
 	// copy refuses redirects and bounds the answers it reads. Defaults to
-	// a client with a 30 s timeout.
+	// a client with a 30 s timeout. When its Transport is nil, a copy of
+	// http.DefaultTransport keeping 64 idle connections per host is used,
+	// so that fanning out to many channels reuses connections.
 	HTTPClient *http.Client
 	// SlackAPIURL is the Slack Web API base URL, for tests and proxies.
 	// Defaults to DefaultSlackAPIURL.
