@@ -97,13 +97,17 @@ type TeamsOptions struct {
 //
 //  1. a token in the data, minted by [TeamsOptions.Signer] for the same
 //     approval ID and action, not expired; the reviewer is the payload's
-//     from (name, AAD object ID or Teams ID), unverified;
+//     from (name, AAD object ID or Teams ID), unverified, since the token
+//     proves which card was clicked but not by whom;
 //  2. an "Authorization: HMAC <base64>" header matching the raw body under
 //     [TeamsOptions.HMACSecret]; the reviewer is from, verified;
 //  3. [TeamsOptions.Authenticate]; the reviewer it returns, verified.
 //
 // Otherwise the answer is 401 {"error": "Unauthorized"}; the reason goes
-// to the logger only.
+// to the logger only. A token that is present but invalid, expired or
+// minted for another request or action does not authenticate, yet does
+// not stop the next method from trying. The name taken from from is
+// cleaned like a typed one (see Links).
 //
 // The decision goes through [Service.Review] with [SourceTeams], and the
 // answer is an Adaptive Card 1.4 showing the result ([teams.ResultCard]):
@@ -289,7 +293,7 @@ var errTeamsUnauthenticated = errors.New("no valid action token, HMAC or host au
 // authenticateCallback runs the three methods in order and returns the
 // reviewer of the first that succeeds.
 func (h *TeamsHandler) authenticateCallback(r *http.Request, body []byte, in teams.Interaction) (Reviewer, error) {
-	from := Reviewer{ID: in.From.StableID(), Name: strings.TrimSpace(in.From.Name)}
+	from := Reviewer{ID: in.From.StableID(), Name: cleanTeamsName(in.From.Name)}
 	var reasons []error
 	if in.Token != "" {
 		switch {

@@ -1,10 +1,12 @@
 package approval_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -742,5 +744,45 @@ func TestNewTeamsHandlerValidates(t *testing.T) {
 			assert.Nil(t, h)
 			assert.NotContains(t, err.Error(), "not base64!")
 		})
+	}
+}
+
+func TestTeamsCallbackCleansFromName(t *testing.T) {
+	f := newTeamsFixture(t, nil)
+	f.create("req-1")
+	tok := f.token("req-1", "approve", f.clock().Add(time.Hour))
+	body, err := json.Marshal(map[string]any{
+		"action": "approve", "approval_id": "req-1", "token": tok,
+		"from": map[string]string{"id": "29:x", "name": "  Eve\u202e  " + strings.Repeat("v", 200)},
+	})
+	require.NoError(t, err)
+	rec := f.post(string(body))
+	require.Equal(t, http.StatusOK, rec.Code, "body: %s", rec.Body)
+	got := f.get("req-1").ReviewedBy
+	assert.Equal(t, "Eve "+strings.Repeat("v", approval.MaxTeamsReviewerName-4), got)
+}
+
+// TestTeamsLogsNoSecrets refuses callbacks and links carrying tokens and
+// HMACs, and checks that the log says why without quoting them.
+func TestTeamsLogsNoSecrets(t *testing.T) {
+	var logs bytes.Buffer
+	f := newTeamsFixture(t, func(_ *approval.Options, o *approval.TeamsOptions) {
+		o.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	f.create("req-1")
+	wrongAction := f.token("req-1", "deny", f.clock().Add(time.Hour))
+	expired := f.token("req-1", "approve", f.clock())
+	body := teamsBare("approve", "req-1", wrongAction)
+	mac := f.hmac.Authorization([]byte(body + " "))
+	require.Equal(t, http.StatusUnauthorized, f.post(body, "Authorization", mac).Code)
+	require.Equal(t, http.StatusGone, f.linkGet(expired).Code)
+	require.Equal(t, http.StatusUnauthorized, f.linkGet(wrongAction+"x").Code)
+
+	out := logs.String()
+	assert.Contains(t, out, "callback refused")
+	assert.Contains(t, out, "action token is for another approval or action")
+	assert.Contains(t, out, "expired link")
+	for _, secret := range []string{wrongAction, expired, strings.TrimPrefix(mac, "HMAC "), teamsTestHMACSecret} {
+		assert.NotContains(t, out, secret)
 	}
 }
