@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -785,4 +786,43 @@ func TestTeamsLogsNoSecrets(t *testing.T) {
 	for _, secret := range []string{wrongAction, expired, strings.TrimPrefix(mac, "HMAC "), teamsTestHMACSecret} {
 		assert.NotContains(t, out, secret)
 	}
+}
+
+// A Teams click authenticated by the action token the card carried.
+func ExampleNewTeamsHandler() {
+	store := memstore.New()
+	svc, _ := approval.NewService(store, store, nil)
+	signer, _ := teams.NewSigner([]byte("0123456789abcdef0123456789abcdef")) // use 32 random bytes
+	h, err := approval.NewTeamsHandler(svc, &approval.TeamsOptions{Signer: signer})
+	if err != nil {
+		panic(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(approval.TeamsInteractionsPath, h)
+
+	r, _ := svc.Create(context.Background(), approval.Request{OrgID: "org-1", Title: "Deploy to production", RiskScore: 70})
+	token := signer.Sign(teams.ActionClaims{ApprovalID: r.ID, Action: teams.ActionApprove, ExpiresAt: time.Now().Add(time.Hour)})
+	body := `{"action":"approve","approval_id":"` + r.ID + `","token":"` + token + `","from":{"id":"29:1","name":"Jane Doe"}}`
+
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, approval.TeamsInteractionsPath, strings.NewReader(body)))
+	var card struct {
+		Body []struct {
+			Style string `json:"style"`
+			Items []struct {
+				Text string `json:"text"`
+			} `json:"items"`
+		} `json:"body"`
+	}
+	json.Unmarshal(rec.Body.Bytes(), &card)
+	fmt.Println(rec.Code, card.Body[0].Style, card.Body[0].Items[1].Text)
+
+	// A second click on the same card changes nothing.
+	rec = httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, approval.TeamsInteractionsPath, strings.NewReader(body)))
+	json.Unmarshal(rec.Body.Bytes(), &card)
+	fmt.Println(rec.Code, card.Body[0].Style, card.Body[0].Items[1].Text)
+	// Output:
+	// 200 good **APPROVED** by Jane Doe
+	// 409 warning Already approved
 }
