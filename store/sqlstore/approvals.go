@@ -1,0 +1,124 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/chatnotify/chatnotify/approval"
+	"github.com/chatnotify/chatnotify/internal/ids"
+)
+
+const approvalColumns = `id, org_id, title, description, agent, action, risk_score, requested_by, console_url,
+	status, created_at, expires_at, reviewed_at, reviewed_by, reviewer_id, review_source, review_notes`
+
+// CreateApproval implements [approval.ApprovalStore].
+func (s *Store) CreateApproval(ctx context.Context, r approval.Request) (approval.Request, error) {
+	if r.ID == "" {
+		r.ID = ids.New()
+	}
+	if r.CreatedAt.IsZero() {
+		r.CreatedAt = s.now()
+	}
+	row := s.wdb.QueryRowContext(ctx, s.q(`INSERT INTO chatnotify_approvals (`+approvalColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, '', '', '', '')
+		RETURNING `+approvalColumns),
+		r.ID, r.OrgID, r.Title, r.Description, r.Agent, r.Action, r.RiskScore, r.RequestedBy, r.ConsoleURL,
+		string(approval.StatusPending), s.t(r.CreatedAt), s.t(r.ExpiresAt))
+	got, err := scanApproval(row)
+	if isUniqueViolation(err) {
+		return approval.Request{}, approval.ErrConflict
+	}
+	return got, err
+}
+
+// GetApproval implements [approval.ApprovalStore].
+func (s *Store) GetApproval(ctx context.Context, id string) (approval.Request, error) {
+	return s.getApproval(ctx, s.rdb, id)
+}
+
+func (s *Store) getApproval(ctx context.Context, db *sql.DB, id string) (approval.Request, error) {
+	row := db.QueryRowContext(ctx, s.q(`SELECT `+approvalColumns+` FROM chatnotify_approvals WHERE id = ?`), id)
+	r, err := scanApproval(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return approval.Request{}, approval.ErrNotFound
+	}
+	return r, err
+}
+
+// DecideApproval implements [approval.ApprovalStore]. The status check,
+// the deadline check and the change are one UPDATE … WHERE status =
+// 'pending'; only when it changes nothing does a read tell why.
+func (s *Store) DecideApproval(ctx context.Context, id string, o approval.Outcome) (approval.Request, error) {
+	switch o.Status {
+	case approval.StatusApproved, approval.StatusDenied, approval.StatusExpired:
+	default:
+		return approval.Request{}, fmt.Errorf("sqlstore: DecideApproval: cannot move a request to status %q", o.Status)
+	}
+	if o.At.IsZero() {
+		o.At = s.now()
+	}
+	at := s.t(o.At)
+	// An expiry may be recorded at any time; a decision only before the
+	// deadline (Request.Expired: expired once At >= ExpiresAt).
+	deadline := ""
+	args := []any{string(o.Status), at, o.ReviewedBy, o.ReviewerID, string(o.Source), o.Notes, id}
+	if o.Status != approval.StatusExpired {
+		deadline = ` AND (expires_at IS NULL OR expires_at > ?)`
+		args = append(args, at)
+	}
+	query := s.q(`UPDATE chatnotify_approvals
+		SET status = ?, reviewed_at = ?, reviewed_by = ?, reviewer_id = ?, review_source = ?, review_notes = ?
+		WHERE id = ? AND status = 'pending'` + deadline + `
+		RETURNING ` + approvalColumns)
+
+	// A request created between a write that found nothing and the read
+	// that follows is pending and due; trying again decides it. Bounded,
+	// since it needs a create racing each attempt.
+	for range 3 {
+		r, err := scanApproval(s.wdb.QueryRowContext(ctx, query, args...))
+		if err == nil {
+			return r, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return approval.Request{}, err
+		}
+		// Nothing changed: say why. Read through the writer, which sees
+		// every committed write.
+		cur, err := s.getApproval(ctx, s.wdb, id)
+		switch {
+		case err != nil:
+			return approval.Request{}, err
+		case cur.Status != approval.StatusPending:
+			return cur, approval.ErrNotPending
+		case o.Status != approval.StatusExpired && cur.Expired(o.At):
+			return cur, approval.ErrExpired
+		}
+	}
+	return approval.Request{}, errors.New("sqlstore: DecideApproval: the request kept changing; try again")
+}
+
+func scanApproval(row scanner) (approval.Request, error) {
+	var (
+		r           approval.Request
+		status, src string
+		reviewedAt  time.Time
+	)
+	err := row.Scan(&r.ID, &r.OrgID, &r.Title, &r.Description, &r.Agent, &r.Action, &r.RiskScore,
+		&r.RequestedBy, &r.ConsoleURL, &status, timeDest{&r.CreatedAt}, timeDest{&r.ExpiresAt}, timeDest{&reviewedAt},
+		&r.ReviewedBy, &r.ReviewerID, &src, &r.ReviewNotes)
+	if errors.Is(err, sql.ErrNoRows) {
+		return approval.Request{}, err
+	}
+	if err != nil {
+		return approval.Request{}, dbError("reading an approval request", err)
+	}
+	r.Status = approval.Status(status)
+	r.ReviewSource = approval.Source(src)
+	if !reviewedAt.IsZero() {
+		r.ReviewedAt = &reviewedAt
+	}
+	return r, nil
+}

@@ -1,0 +1,69 @@
+-- chatnotify sqlstore schema, version 1 (SQLite).
+-- Times are UTC text in the fixed-width form 2006-01-02T15:04:05.000000Z,
+-- so that text order is time order.
+
+CREATE TABLE chatnotify_channels (
+    id           TEXT PRIMARY KEY,
+    org_id       TEXT NOT NULL,
+    channel_type TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    bot_token    TEXT NOT NULL DEFAULT '',
+    channel_id   TEXT NOT NULL DEFAULT '',
+    webhook_url  TEXT NOT NULL DEFAULT '',
+    events       TEXT NOT NULL DEFAULT '[]',
+    enabled      INTEGER NOT NULL DEFAULT 1,
+    created_at   TEXT NOT NULL,
+    updated_at   TEXT NOT NULL,
+    UNIQUE (org_id, name)
+);
+CREATE INDEX chatnotify_channels_org ON chatnotify_channels (org_id, created_at, id);
+
+CREATE TABLE chatnotify_approvals (
+    id            TEXT PRIMARY KEY,
+    org_id        TEXT NOT NULL,
+    title         TEXT NOT NULL,
+    description   TEXT NOT NULL DEFAULT '',
+    agent         TEXT NOT NULL DEFAULT '',
+    action        TEXT NOT NULL DEFAULT '',
+    risk_score    INTEGER NOT NULL DEFAULT 0,
+    requested_by  TEXT NOT NULL DEFAULT '',
+    console_url   TEXT NOT NULL DEFAULT '',
+    status        TEXT NOT NULL,
+    created_at    TEXT NOT NULL,
+    expires_at    TEXT,
+    reviewed_at   TEXT,
+    reviewed_by   TEXT NOT NULL DEFAULT '',
+    reviewer_id   TEXT NOT NULL DEFAULT '',
+    review_source TEXT NOT NULL DEFAULT '',
+    review_notes  TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX chatnotify_approvals_pending ON chatnotify_approvals (status, expires_at);
+
+CREATE TABLE chatnotify_audit (
+    seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+    id             TEXT NOT NULL UNIQUE,
+    org_id         TEXT NOT NULL,
+    action         TEXT NOT NULL,
+    approval_id    TEXT NOT NULL DEFAULT '',
+    at             TEXT NOT NULL,
+    actor          TEXT NOT NULL DEFAULT '',
+    actor_id       TEXT NOT NULL DEFAULT '',
+    actor_verified INTEGER NOT NULL DEFAULT 0,
+    source         TEXT NOT NULL DEFAULT '',
+    decision       TEXT NOT NULL DEFAULT '',
+    risk_score     INTEGER NOT NULL DEFAULT 0,
+    notes          TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX chatnotify_audit_org ON chatnotify_audit (org_id, at, seq);
+CREATE INDEX chatnotify_audit_approval ON chatnotify_audit (approval_id, at, seq);
+
+CREATE TABLE chatnotify_posts (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    approval_id  TEXT NOT NULL,
+    org_id       TEXT NOT NULL,
+    channel_id   TEXT NOT NULL,
+    channel_type TEXT NOT NULL,
+    receipt      TEXT NOT NULL DEFAULT '{}',
+    posted_at    TEXT NOT NULL
+);
+CREATE INDEX chatnotify_posts_approval ON chatnotify_posts (approval_id, posted_at, seq);

@@ -1,0 +1,48 @@
+// Package storetest checks a store against the contracts of chatnotify's
+// store interfaces, as [testing/slogtest] does for slog handlers.
+//
+// A store implementation calls the suites from its own tests:
+//
+//	func TestChannelStore(t *testing.T) {
+//		storetest.TestChannelStore(t, func(t *testing.T) notify.ChannelStore { return newTestStore(t) })
+//	}
+//
+//	func TestPostStore(t *testing.T) {
+//		storetest.TestPostStore(t, func(t *testing.T) notify.PostStore { return newTestStore(t) })
+//	}
+//
+//	func TestApprovalStore(t *testing.T) {
+//		storetest.TestApprovalStore(t, func(t *testing.T) storetest.ApprovalStores { return newTestStore(t) })
+//	}
+//
+// # What is checked
+//
+// Every "should" and "returns" sentence in the documentation of
+// [notify.ChannelStore], [notify.PostStore], [approval.ApprovalStore],
+// [approval.AuditLogger] and [approval.AuditLister] has a named subtest:
+// organisation isolation on every channel verb, ordering, empty results,
+// generated IDs and timestamps, conflicts, every outcome of
+// [approval.ApprovalStore.DecideApproval] including its deadline rule,
+// and the audit trail's order, scoping and limit. Round-trip subtests fill
+// every exported field of the stored types, found by reflection, so a
+// field added to a type later is checked without changing this package.
+//
+// # Concurrency
+//
+// Concurrency subtests run many goroutines against one store; run the
+// suite with -race. The central one decides one approval request from 100
+// goroutines through [approval.Service.Review] and requires exactly one
+// success, 99 "already approved" or "already denied" errors, and exactly
+// one [approval.AuditReviewed] entry.
+//
+// # Factories
+//
+// The factory is called once per subtest and must return an empty store,
+// independent of every other store it returned. It receives the subtest's
+// *testing.T, so it can register cleanup (closing a database, dropping a
+// schema) with t.Cleanup and fail with t.Fatal. Stores must accept any
+// non-empty organisation and request IDs.
+//
+// The package uses only the standard library's testing package, so it adds
+// no dependencies to a host's test binary.
+package storetest
