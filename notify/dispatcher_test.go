@@ -76,7 +76,7 @@ func (r *results) get() []notify.Result {
 }
 
 // seedChannel stores ch for org, enabled unless disabled is set.
-func seedChannel(t *testing.T, st *memstore.Store, org string, ch notify.Channel) notify.Channel {
+func seedChannel(t testing.TB, st *memstore.Store, org string, ch notify.Channel) notify.Channel {
 	t.Helper()
 	ch.OrgID = org
 	ch, err := ch.Validate(&notify.ValidateOptions{AllowLoopbackURLs: true})

@@ -49,6 +49,8 @@ type SlackRequest struct {
 	// platform error it gave, if any.
 	Answer int
 	Error  string
+
+	rawBlocks []byte // decoded into Blocks by Requests
 }
 
 // SlackButton is a button found in a message's actions blocks.
@@ -149,11 +151,18 @@ func (s *Slack) FailNext(n int, f Fault) { s.faults.push(n, f) }
 // SetLatency makes every normal answer wait d first.
 func (s *Slack) SetLatency(d time.Duration) { s.faults.setLatency(d) }
 
-// Requests returns a copy of the requests received so far, in order.
+// Requests returns a copy of the requests received so far, in order,
+// with their blocks decoded.
 func (s *Slack) Requests() []SlackRequest {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.requests)
+	out := slices.Clone(s.requests)
+	s.mu.Unlock()
+	for i := range out {
+		if len(out[i].rawBlocks) > 0 {
+			_ = json.Unmarshal(out[i].rawBlocks, &out[i].Blocks)
+		}
+	}
+	return out
 }
 
 // Count returns how many requests of method ("chat.postMessage",
@@ -200,8 +209,8 @@ func (s *Slack) webAPI(w http.ResponseWriter, r *http.Request) {
 		TS:      r.PostForm.Get("ts"),
 		Text:    r.PostForm.Get("text"),
 	}
-	if b := r.PostForm.Get("blocks"); b != "" {
-		_ = json.Unmarshal([]byte(b), &req.Blocks)
+	if b := r.PostForm.Get("blocks"); b != "" && b != "[]" {
+		req.rawBlocks = []byte(b)
 	}
 	ft, faulty, latency := s.faults.next()
 	if faulty {
@@ -233,7 +242,7 @@ func (s *Slack) webAPI(w http.ResponseWriter, r *http.Request) {
 		code = "channel_not_found"
 	case method == "chat.update" && !s.isPosted(req.Channel, req.TS):
 		code = "message_not_found"
-	case req.Text == "" && len(req.Blocks) == 0:
+	case req.Text == "" && len(req.rawBlocks) == 0:
 		code = "no_text"
 	}
 	req.Answer, req.Error = http.StatusOK, code
@@ -281,12 +290,15 @@ var slackWebhookStatus = map[string]int{
 func (s *Slack) webhook(w http.ResponseWriter, r *http.Request) {
 	req := SlackRequest{Method: "webhook", WebhookPath: r.URL.Path}
 	var msg struct {
-		Text   string           `json:"text"`
-		Blocks []map[string]any `json:"blocks"`
+		Text   string          `json:"text"`
+		Blocks json.RawMessage `json:"blocks"`
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	decodeErr := err != nil || json.Unmarshal(body, &msg) != nil
-	req.Text, req.Blocks = msg.Text, msg.Blocks
+	req.Text = msg.Text
+	if len(msg.Blocks) > 0 && string(msg.Blocks) != "null" && string(msg.Blocks) != "[]" {
+		req.rawBlocks = msg.Blocks
+	}
 
 	ft, faulty, latency := s.faults.next()
 	if faulty {
@@ -315,7 +327,7 @@ func (s *Slack) webhook(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case decodeErr:
 		status, answer = http.StatusBadRequest, "invalid_payload"
-	case msg.Text == "" && len(msg.Blocks) == 0:
+	case msg.Text == "" && len(req.rawBlocks) == 0:
 		status, answer = http.StatusBadRequest, "no_text"
 	}
 	req.Answer = status

@@ -43,7 +43,7 @@ type TeamsRequest struct {
 	// Body is the raw JSON received.
 	Body json.RawMessage
 	// Cards are the Adaptive Cards of the message's attachments, decoded
-	// as generic JSON.
+	// as generic JSON (by Requests).
 	Cards []map[string]any
 	// Answer is the HTTP status the fake answered with.
 	Answer int
@@ -131,12 +131,43 @@ func (t *Teams) FailNext(n int, f Fault) { t.faults.push(n, f) }
 // SetLatency makes every normal answer wait d first.
 func (t *Teams) SetLatency(d time.Duration) { t.faults.setLatency(d) }
 
-// Requests returns a copy of the messages received so far, in order.
+// Requests returns a copy of the messages received so far, in order,
+// with their cards decoded.
 func (t *Teams) Requests() []TeamsRequest {
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	return slices.Clone(t.requests)
+	out := slices.Clone(t.requests)
+	t.mu.Unlock()
+	for i := range out {
+		out[i].Cards = decodeCards(out[i].Body)
+	}
+	return out
 }
+
+type teamsMessage struct {
+	Type        string `json:"type"`
+	Attachments []struct {
+		ContentType string          `json:"contentType"`
+		Content     json.RawMessage `json:"content"`
+	} `json:"attachments"`
+}
+
+// decodeCards returns the Adaptive Cards of a message body.
+func decodeCards(body []byte) []map[string]any {
+	var msg teamsMessage
+	if json.Unmarshal(body, &msg) != nil {
+		return nil
+	}
+	var cards []map[string]any
+	for _, a := range msg.Attachments {
+		var c map[string]any
+		if a.ContentType == cardContentType && json.Unmarshal(a.Content, &c) == nil {
+			cards = append(cards, c)
+		}
+	}
+	return cards
+}
+
+const cardContentType = "application/vnd.microsoft.card.adaptive"
 
 // Count returns how many messages were received.
 func (t *Teams) Count() int {
@@ -162,17 +193,12 @@ func (t *Teams) handle(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	req := TeamsRequest{Path: r.URL.Path, Workflows: strings.HasPrefix(r.URL.Path, "/workflows/"), Body: body}
-	var msg struct {
-		Type        string `json:"type"`
-		Attachments []struct {
-			ContentType string         `json:"contentType"`
-			Content     map[string]any `json:"content"`
-		} `json:"attachments"`
-	}
+	var msg teamsMessage
 	decodeErr := err != nil || json.Unmarshal(body, &msg) != nil
+	cards := 0
 	for _, a := range msg.Attachments {
-		if a.ContentType == "application/vnd.microsoft.card.adaptive" {
-			req.Cards = append(req.Cards, a.Content)
+		if a.ContentType == cardContentType && len(a.Content) > 0 && a.Content[0] == '{' {
+			cards++
 		}
 	}
 
@@ -197,7 +223,7 @@ func (t *Teams) handle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch {
-	case decodeErr || msg.Type != "message" || len(req.Cards) == 0:
+	case decodeErr || msg.Type != "message" || cards == 0:
 		req.Answer = http.StatusBadRequest
 		t.record(req)
 		http.Error(w, "Bad payload received by generic incoming webhook.", http.StatusBadRequest)

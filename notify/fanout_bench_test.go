@@ -1,0 +1,77 @@
+package notify_test
+
+import (
+	"fmt"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/chatnotify/chatnotify/notify"
+	"github.com/chatnotify/chatnotify/notify/notifytest"
+	"github.com/chatnotify/chatnotify/store/memstore"
+)
+
+// fanOutSetup seeds n Slack webhook channels of one org, all on a fake
+// Slack answering after latency, and returns a dispatcher with workers.
+func fanOutSetup(tb testing.TB, n, workers int, latency time.Duration) (*notify.Dispatcher, *notifytest.Slack) {
+	fake := notifytest.NewSlack()
+	fake.SetLatency(latency)
+	st := memstore.New()
+	for i := range n {
+		seedChannel(tb, st, "org-1", notify.Channel{
+			Type: notify.Slack, Name: fmt.Sprintf("ch-%04d", i), Enabled: true,
+			Config: notify.ChannelConfig{WebhookURL: fake.WebhookURL(fmt.Sprintf("hook%04d", i))},
+		})
+	}
+	s, err := notify.NewSender(&notify.SenderOptions{AllowLoopbackURLs: true})
+	require.NoError(tb, err)
+	d, err := notify.NewDispatcher(st, s, &notify.DispatcherOptions{Workers: workers, DisableRateLimit: true})
+	require.NoError(tb, err)
+	return d, fake
+}
+
+// BenchmarkFanOut1000 sends one event to 1,000 channels on a fake
+// server answering after 5 ms. The ideal wall time is 1,000 / workers ×
+// 5 ms; x_ideal reports the measured time per dispatch over it.
+func BenchmarkFanOut1000(b *testing.B) {
+	const channels, latency = 1000, 5 * time.Millisecond
+	for _, workers := range []int{8, 50} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			d, fake := fanOutSetup(b, channels, workers, latency)
+			defer fake.Close()
+			ev := notify.DriftAlert{Resource: "aws_security_group.web", Severity: notify.SeverityHigh, Expected: "443", Actual: "0-65535"}
+			ideal := time.Duration(channels/workers) * latency
+			n := 0
+			b.ResetTimer()
+			for b.Loop() {
+				rs, err := d.Dispatch(b.Context(), "org-1", ev)
+				if err != nil || len(rs) != channels {
+					b.Fatalf("dispatch: %v, %d results", err, len(rs))
+				}
+				for _, r := range rs {
+					if !r.OK {
+						b.Fatalf("delivery failed: %s", r.Error)
+					}
+				}
+				n++
+			}
+			b.ReportMetric(float64(b.Elapsed())/float64(n)/float64(ideal), "x_ideal")
+		})
+	}
+}
+
+func TestFanOutLeavesNoGoroutines(t *testing.T) {
+	before := runtime.NumGoroutine()
+	d, fake := fanOutSetup(t, 200, 20, 0)
+	rs, err := d.Dispatch(t.Context(), "org-1", notify.DriftAlert{Resource: "x"})
+	require.NoError(t, err)
+	require.Len(t, rs, 200)
+	for _, r := range rs {
+		require.True(t, r.OK, r.Error)
+	}
+	require.NoError(t, d.Close(t.Context()))
+	fake.Close() // closes the kept-alive connections
+	settle(t, func() bool { return runtime.NumGoroutine() <= before })
+}

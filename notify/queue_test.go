@@ -1,0 +1,151 @@
+package notify_test
+
+import (
+	"context"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/chatnotify/chatnotify/notify"
+	"github.com/chatnotify/chatnotify/store/memstore"
+)
+
+// gate is a Sender that blocks every send until released (or its context
+// ends), and tells when a send starts.
+type gate struct {
+	started chan struct{}
+	release chan struct{}
+	sent    atomic.Int32
+}
+
+func newGate() *gate {
+	return &gate{started: make(chan struct{}, 1000), release: make(chan struct{})}
+}
+
+func (g *gate) Send(ctx context.Context, ch notify.Channel, ev notify.Event) (notify.Receipt, error) {
+	g.started <- struct{}{}
+	select {
+	case <-g.release:
+		g.sent.Add(1)
+		return notify.Receipt{}, nil
+	case <-ctx.Done():
+		return notify.Receipt{}, ctx.Err()
+	}
+}
+
+func queueStore(t *testing.T) *memstore.Store {
+	st := memstore.New()
+	f := newFakes(t)
+	seedChannel(t, st, "org-1", f.hookChannel())
+	return st
+}
+
+// settle waits, without a deadline of its own (the test's timeout is the
+// bound), until cond holds.
+func settle(t *testing.T, cond func() bool) {
+	t.Helper()
+	for !cond() {
+		runtime.Gosched()
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestQueue(t *testing.T) {
+	ev := notify.DriftAlert{Resource: "x"}
+
+	t.Run("the constructor starts no goroutine", func(t *testing.T) {
+		st := queueStore(t)
+		before := runtime.NumGoroutine()
+		d, err := notify.NewDispatcher(st, newGate(), nil)
+		require.NoError(t, err)
+		assert.Equal(t, before, runtime.NumGoroutine())
+		require.NoError(t, d.Close(t.Context()))
+	})
+
+	t.Run("a full queue is an error, never a silent drop", func(t *testing.T) {
+		g := newGate()
+		var got results
+		d, err := notify.NewDispatcher(queueStore(t), g, &notify.DispatcherOptions{
+			QueueSize: 2, QueueWorkers: 1, DisableRateLimit: true, OnDelivery: got.add,
+		})
+		require.NoError(t, err)
+		require.NoError(t, d.Enqueue("org-1", ev))
+		<-g.started // the worker holds job 1
+		require.NoError(t, d.Enqueue("org-1", ev))
+		require.NoError(t, d.Enqueue("org-1", ev))
+		assert.Equal(t, 2, d.QueueLen())
+		assert.ErrorIs(t, d.Enqueue("org-1", ev), notify.ErrQueueFull)
+		close(g.release)
+		require.NoError(t, d.Close(t.Context()))
+		assert.Equal(t, int32(3), g.sent.Load(), "every accepted job was delivered")
+		assert.Len(t, got.get(), 3)
+		assert.ErrorIs(t, d.Enqueue("org-1", ev), notify.ErrClosed)
+	})
+
+	t.Run("Close drains queued and in-flight work", func(t *testing.T) {
+		f := newFakes(t)
+		st := memstore.New()
+		for _, name := range []string{"a", "b", "c"} {
+			ch := f.hookChannel()
+			ch.Name, ch.Config.WebhookURL = name, f.slack.WebhookURL(name)
+			seedChannel(t, st, "org-1", ch)
+		}
+		var got results
+		d, err := notify.NewDispatcher(st, f.sender(t, nil), &notify.DispatcherOptions{
+			QueueSize: 100, QueueWorkers: 3, DisableRateLimit: true, OnDelivery: got.add,
+		})
+		require.NoError(t, err)
+		for range 50 {
+			require.NoError(t, d.Enqueue("org-1", ev))
+		}
+		require.NoError(t, d.Close(t.Context()))
+		assert.Len(t, got.get(), 150)
+		assert.Equal(t, 150, f.slack.Count("webhook"))
+		for _, r := range got.get() {
+			assert.True(t, r.OK)
+		}
+		require.NoError(t, d.Close(t.Context()), "Close is idempotent")
+	})
+
+	t.Run("Close with a deadline cancels what is left and reports it", func(t *testing.T) {
+		g := newGate()
+		var got results
+		d, err := notify.NewDispatcher(queueStore(t), g, &notify.DispatcherOptions{
+			QueueSize: 10, QueueWorkers: 1, DisableRateLimit: true, OnDelivery: got.add,
+		})
+		require.NoError(t, err)
+		for range 5 {
+			require.NoError(t, d.Enqueue("org-1", ev))
+		}
+		<-g.started
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel() // the deadline has already passed
+		assert.ErrorIs(t, d.Close(ctx), context.Canceled)
+		settle(t, func() bool { return len(got.get()) == 5 })
+		for _, r := range got.get() {
+			assert.False(t, r.OK)
+			assert.Equal(t, "canceled", r.Code)
+		}
+		assert.Equal(t, int32(0), g.sent.Load())
+	})
+
+	t.Run("workers exit after Close: no goroutine leak", func(t *testing.T) {
+		before := runtime.NumGoroutine()
+		f := newFakes(t)
+		st := memstore.New()
+		seedChannel(t, st, "org-1", f.hookChannel())
+		d, err := notify.NewDispatcher(st, f.sender(t, nil), &notify.DispatcherOptions{QueueWorkers: 4, DisableRateLimit: true})
+		require.NoError(t, err)
+		for range 10 {
+			require.NoError(t, d.Enqueue("org-1", ev))
+		}
+		require.NoError(t, d.Close(t.Context()))
+		f.slack.Close()
+		f.teams.Close()
+		settle(t, func() bool { return runtime.NumGoroutine() <= before })
+	})
+}
