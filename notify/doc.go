@@ -148,4 +148,119 @@
 // Errors other than 502 are {"error": "<message>"}. Store errors other
 // than [ErrNotFound] and [ErrConflict], and Authorizer errors, never reach
 // a response.
+//
+// # Delivery
+//
+// [PlatformSender], made by [NewSender], is the built-in [Sender]. It
+// renders each event for the channel's platform and sends it the right
+// way:
+//
+//   - a Slack channel with bot token and channel ID gets chat.postMessage
+//     through the Web API (preferred when a webhook URL is also set); the
+//     [Receipt] holds the Slack channel and message ts;
+//   - a Slack channel with only a webhook URL gets a plain POST to the
+//     incoming webhook (not slack-go's PostWebhook, which throws away the
+//     error body), classified on its body, not its status;
+//   - a Teams channel gets an Adaptive Card 1.4 through go-teams-notify's
+//     client, for legacy connector URLs (success is 200 with body "1";
+//     throttling is 200 with "429" in the body) and Workflows URLs
+//     (success is 202).
+//
+// Webhook URLs are checked with [CheckWebhookURL] before every request
+// (go-teams-notify's own check, prefix regular expressions, is turned
+// off), redirects are never followed, and answers are read up to 1 MiB.
+// [SenderOptions] sets the HTTP client, the Slack API URL (for tests and
+// proxies), the host's public URL and [teams.Signer] for Teams links, and
+// a fallback console link.
+//
+// # Messages
+//
+// On Slack, every event is Block Kit blocks plus a plain text fallback:
+// risk and severity are shown as emoji and word (":red_circle: High risk
+// (82)"), times with Slack's date syntax so each reader sees their own
+// time zone, and all text from users or agents is escaped (&, <, >), so a
+// title cannot mention @channel or forge a link. Texts are cut to Block
+// Kit's limits (3000 characters a section, 150 a header, 2000 a field, 50
+// blocks), never refused. An approval request sent with a bot token
+// carries Approve ([SlackApproveAction], primary) and Deny
+// ([SlackDenyAction], danger) buttons whose value is the request ID, and
+// a "View in console" link button ([SlackConsoleAction]) when a console
+// link is known. Sent through an incoming webhook, which cannot receive
+// clicks, it carries only the console link. A [TestMessage] is plain
+// text.
+//
+// On Teams, every event is a full-width Adaptive Card 1.4 with a
+// colour-coded header (green, amber or red by risk, severity or state)
+// and a fact set, kept under Teams' 28 KB limit by shortening long texts.
+// Teams webhooks cannot post a click back, so Approve and Deny are
+// Action.OpenUrl links to the host's Teams interactions endpoint
+// carrying a signed action token that expires with the request (or after
+// [SenderOptions.TokenTTL], 7 days by default, for requests without a
+// deadline). Without [SenderOptions.PublicURL] and
+// [SenderOptions.Signer], the card has only the console link and says
+// that the request must be decided in the console.
+//
+// # Errors
+//
+// Senders return a *[DeliveryError] whose Reason tells an admin what to
+// do ("the bot is not in the channel: invite it or add the
+// chat:write.public scope", "the webhook URL is no longer valid
+// (no_service): create a new incoming webhook and update the channel"),
+// with the platform's Code, the HTTP status, whether it is Permanent and
+// the platform's Retry-After. No error, result or log line ever holds a
+// bot token, a webhook URL or any part of one: upstream error texts
+// (which for network errors include the URL) are classified and dropped,
+// and only strings that look like error codes are kept from an answer.
+//
+// # Dispatching
+//
+// A [Dispatcher] delivers an event to every enabled channel of an
+// organisation subscribed to its type ([Dispatcher.Dispatch]), with a
+// bounded number of deliveries at once ([DispatcherOptions.Workers]), and
+// returns a [Result] per channel, also passed to
+// [DispatcherOptions.OnDelivery] and logged. A failed delivery is a
+// Result, never a silent drop.
+//
+// Each destination is rate limited with sliding windows
+// ([DefaultSlackRates]: 3 per 3 seconds, Slack's "one per second with
+// short bursts"; [DefaultTeamsRates]: 4 per second and 60 per 30
+// seconds). A 429 answer is retried after its Retry-After, which also
+// holds back the channel's other deliveries, unless it exceeds
+// [DispatcherOptions.MaxRetryAfter] (30 s): then the delivery fails
+// rather than retrying early. Server and network errors are retried with
+// exponential backoff and jitter, within [DispatcherOptions.MaxAttempts]
+// (4) and [DispatcherOptions.MaxElapsed] (2 minutes). Permanent errors
+// (invalid_auth, token_revoked, channel_not_found, not_in_channel,
+// is_archived, webhook 4xx) are not retried. Cancelling the context stops
+// everything promptly: waits end, sends are aborted, and the remaining
+// channels come back as cancelled.
+//
+// # Background delivery
+//
+// Hosts that do not want to wait call [Dispatcher.Enqueue], which queues
+// the event in a bounded queue ([DispatcherOptions.QueueSize]) and
+// returns at once; a full queue is [ErrQueueFull], returned to the
+// caller. The first Enqueue starts the workers; [Dispatcher.Close] stops
+// taking new work and waits for the queued and in-flight deliveries, or,
+// when its context ends first, cancels them (each is reported as
+// cancelled) and returns the context's error.
+//
+// # Every copy shows the decision
+//
+// With a [PostStore] ([DispatcherOptions.Posts]), the dispatcher records
+// where each approval request was posted. Hosts set
+// approval.Options.OnDecided to [Dispatcher.Decided]: when a request is
+// approved, denied or expires, by any path (Slack, Teams, the host's own
+// API, an expiry sweep), it queues [Dispatcher.UpdatePosts], which
+// rewrites every Slack message posted with a bot token with chat.update
+// (the same result message approval's Slack handler shows, without
+// buttons) and sends each Teams channel that received the card a short
+// result card ([ApprovalDecided]), since cards sent through webhooks
+// cannot be edited. Slack messages posted through an incoming webhook
+// cannot be edited either; they keep their console link and are left as
+// they are.
+//
+// Package notifytest has fakes of the Slack Web API, Slack incoming
+// webhooks and Teams webhooks, for testing hosts against the real
+// senders.
 package notify
