@@ -53,7 +53,10 @@ func newTeamsClient(c *http.Client, userAgent string) *goteamsnotify.TeamsClient
 // 429 Too Many Requests, …", which for network errors includes the URL),
 // and drops the Retry-After header. So the error text is never used: the
 // status, Retry-After and the start of the body are recorded by our
-// transport (see withCapture) and classified here.
+// transport (see withCapture) and classified here. (go-teams-notify also
+// has a package-level logger, silent unless a host calls its
+// EnableLogging, that would print webhook URLs: hosts must not enable
+// it.)
 func (s *PlatformSender) teamsSend(ctx context.Context, ch Channel, ev Event) (Receipt, error) {
 	if err := CheckWebhookURL(Teams, ch.Config.WebhookURL, s.validate); err != nil {
 		return Receipt{}, badWebhookURL("Teams")
