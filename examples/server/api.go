@@ -1,0 +1,296 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/chatnotify/chatnotify/approval"
+	"github.com/chatnotify/chatnotify/internal/httpjson"
+	"github.com/chatnotify/chatnotify/notify"
+)
+
+// This file holds the host-side endpoints a real host would have in its
+// own API: creating approval requests (which notifies the channels),
+// reading them, deciding from the host's own UI, reading the audit trail
+// and raising drift and agent events.
+
+// approvalIDPattern bounds client-chosen approval IDs: they travel in
+// Slack button values and URLs.
+var approvalIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
+
+// maxExpiry bounds expires_in_seconds (30 days).
+const maxExpiry = 30 * 24 * time.Hour
+
+// caller authenticates r, writing 401 or 403 and returning false when it
+// may not go on.
+func (a *app) caller(w http.ResponseWriter, r *http.Request, admin bool) (user, bool) {
+	u, ok := a.auth.identify(r)
+	switch {
+	case !ok:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="chatnotify"`)
+		httpjson.WriteError(w, http.StatusUnauthorized, "authentication required")
+		return user{}, false
+	case admin && !u.Admin:
+		httpjson.WriteError(w, http.StatusForbidden, "admin role required")
+		return user{}, false
+	}
+	return u, true
+}
+
+type createApprovalRequest struct {
+	ID               string `json:"id"`
+	Title            string `json:"title"`
+	Description      string `json:"description"`
+	Agent            string `json:"agent"`
+	Action           string `json:"action"`
+	RiskScore        int    `json:"risk_score"`
+	RequestedBy      string `json:"requested_by"`
+	ConsoleURL       string `json:"console_url"`
+	ExpiresInSeconds int64  `json:"expires_in_seconds"`
+}
+
+// createApproval serves POST /v1/approvals: it stores a pending request
+// and queues an approval_request notification to the org's channels.
+func (a *app) createApproval(w http.ResponseWriter, r *http.Request) {
+	u, ok := a.caller(w, r, true)
+	if !ok {
+		return
+	}
+	var in createApprovalRequest
+	if err := httpjson.Decode(w, r, 0, &in, false); err != nil {
+		writeErr(w, err)
+		return
+	}
+	if in.ID != "" && !approvalIDPattern.MatchString(in.ID) {
+		httpjson.WriteError(w, http.StatusBadRequest, "id must be 1 to 128 letters, digits, '.', '_', ':' or '-'")
+		return
+	}
+	if in.ExpiresInSeconds < 0 || time.Duration(in.ExpiresInSeconds)*time.Second > maxExpiry {
+		httpjson.WriteError(w, http.StatusBadRequest, "expires_in_seconds must be between 0 (never) and 2592000 (30 days)")
+		return
+	}
+	if in.ConsoleURL != "" && !strings.HasPrefix(in.ConsoleURL, "https://") && !strings.HasPrefix(in.ConsoleURL, "http://") {
+		httpjson.WriteError(w, http.StatusBadRequest, "console_url must be an http or https URL")
+		return
+	}
+	req := approval.Request{
+		ID: in.ID, OrgID: u.OrgID, Title: in.Title, Description: in.Description,
+		Agent: in.Agent, Action: in.Action, RiskScore: in.RiskScore,
+		RequestedBy: in.RequestedBy, ConsoleURL: in.ConsoleURL,
+	}
+	if in.ExpiresInSeconds > 0 {
+		req.ExpiresAt = time.Now().Add(time.Duration(in.ExpiresInSeconds) * time.Second)
+	}
+	created, err := a.svc.Create(r.Context(), req)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	if err := a.dispatcher.Enqueue(u.OrgID, notify.ApprovalRequested{Request: created}); err != nil {
+		// The request exists; only its notification could not be queued.
+		// Say so rather than pretend it went out.
+		a.logger.Error("approval request created but not queued for delivery", "approval_id", created.ID, "err", err)
+		w.Header().Set("X-Delivery-Error", "notification not queued: "+err.Error())
+	}
+	w.Header().Set("Location", "/v1/approvals/"+created.ID)
+	httpjson.Write(w, http.StatusCreated, created)
+}
+
+// getApproval serves GET /v1/approvals/{id} to any member of the org.
+func (a *app) getApproval(w http.ResponseWriter, r *http.Request) {
+	u, ok := a.caller(w, r, false)
+	if !ok {
+		return
+	}
+	req, err := a.svc.Get(r.Context(), r.PathValue("id"))
+	if err == nil && req.OrgID != u.OrgID {
+		err = approval.ErrNotFound // another org's request does not exist for this caller
+	}
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, req)
+}
+
+// decideApproval serves POST /v1/approvals/{id}/decision: the host's own
+// UI deciding through the same routine as the chat buttons.
+func (a *app) decideApproval(w http.ResponseWriter, r *http.Request) {
+	u, ok := a.caller(w, r, false)
+	if !ok {
+		return
+	}
+	var in struct {
+		Decision approval.Decision `json:"decision"`
+	}
+	if err := httpjson.Decode(w, r, 0, &in, false); err != nil {
+		writeErr(w, err)
+		return
+	}
+	if in.Decision != approval.Approve && in.Decision != approval.Deny {
+		httpjson.WriteError(w, http.StatusBadRequest, `decision must be "approve" or "deny"`)
+		return
+	}
+	id := r.PathValue("id")
+	if cur, err := a.svc.Get(r.Context(), id); err != nil || cur.OrgID != u.OrgID {
+		writeErr(w, approval.ErrNotFound)
+		return
+	}
+	req, err := a.svc.Review(r.Context(), id, in.Decision, u.reviewer(), approval.SourceAPI)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, req)
+}
+
+// listAudit serves GET /v1/audit?approval_id=…&limit=… to admins.
+func (a *app) listAudit(w http.ResponseWriter, r *http.Request) {
+	u, ok := a.caller(w, r, true)
+	if !ok {
+		return
+	}
+	f := approval.AuditFilter{ApprovalID: r.URL.Query().Get("approval_id")}
+	if l := r.URL.Query().Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 1000 {
+			httpjson.WriteError(w, http.StatusBadRequest, "limit must be between 1 and 1000")
+			return
+		}
+		f.Limit = n
+	}
+	entries, err := a.store.ListAudit(r.Context(), u.OrgID, f)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"entries": entries})
+}
+
+// postEvent serves POST /v1/events: {"type": "drift_alert" |
+// "agent_status", …payload}. It delivers to the org's subscribed channels
+// and answers 202 with one result per channel.
+func (a *app) postEvent(w http.ResponseWriter, r *http.Request) {
+	u, ok := a.caller(w, r, true)
+	if !ok {
+		return
+	}
+	var raw json.RawMessage
+	if err := httpjson.Decode(w, r, 0, &raw, false); err != nil {
+		writeErr(w, err)
+		return
+	}
+	ev, err := parseEvent(raw)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	results, err := a.dispatcher.Dispatch(r.Context(), u.OrgID, ev)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	httpjson.Write(w, http.StatusAccepted, map[string]any{"results": results})
+}
+
+// parseEvent decodes an event body: its "type" picks the payload type,
+// whose unknown fields are refused like any other body's.
+func parseEvent(raw json.RawMessage) (notify.Event, error) {
+	var head struct {
+		Type notify.EventType `json:"type"`
+	}
+	if err := json.Unmarshal(raw, &head); err != nil {
+		return nil, httpjson.Errorf(http.StatusBadRequest, "request body must be a JSON object")
+	}
+	bad := func(format string, args ...any) (notify.Event, error) {
+		return nil, httpjson.Errorf(http.StatusBadRequest, format, args...)
+	}
+	switch head.Type {
+	case notify.EventDriftAlert:
+		var ev struct {
+			Type notify.EventType `json:"type"`
+			notify.DriftAlert
+		}
+		if err := strictUnmarshal(raw, &ev); err != nil {
+			return nil, err
+		}
+		d := ev.DriftAlert
+		switch {
+		case strings.TrimSpace(d.Resource) == "":
+			return bad("resource is required")
+		case d.Severity != notify.SeverityLow && d.Severity != notify.SeverityMedium &&
+			d.Severity != notify.SeverityHigh && d.Severity != notify.SeverityCritical:
+			return bad("severity must be low, medium, high or critical")
+		}
+		if d.DetectedAt.IsZero() {
+			d.DetectedAt = time.Now().UTC()
+		}
+		return d, nil
+	case notify.EventAgentStatus:
+		var ev struct {
+			Type notify.EventType `json:"type"`
+			notify.AgentStatusChanged
+		}
+		if err := strictUnmarshal(raw, &ev); err != nil {
+			return nil, err
+		}
+		s := ev.AgentStatusChanged
+		switch {
+		case strings.TrimSpace(s.Agent) == "":
+			return bad("agent is required")
+		case s.Status != notify.AgentDeployed && s.Status != notify.AgentStopped && s.Status != notify.AgentErrored:
+			return bad("status must be deployed, stopped or errored")
+		}
+		if s.ChangedAt.IsZero() {
+			s.ChangedAt = time.Now().UTC()
+		}
+		return s, nil
+	case notify.EventApprovalRequest:
+		return bad("approval requests are raised with POST /v1/approvals")
+	}
+	return bad(`type must be "drift_alert" or "agent_status"`)
+}
+
+func strictUnmarshal(raw json.RawMessage, v any) error {
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		msg := "malformed event"
+		if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			msg = "unknown field " + f
+		} else if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok && te.Field != "" {
+			msg = "field " + strconv.Quote(te.Field) + " has the wrong type"
+		} else if _, ok := errors.AsType[*time.ParseError](err); ok {
+			msg = "times must be RFC 3339 strings"
+		}
+		return httpjson.Errorf(http.StatusBadRequest, "%s", msg)
+	}
+	return nil
+}
+
+// writeErr maps an error of the example's endpoints to a status and a
+// client-safe message; anything unexpected is a 500 without details.
+func writeErr(w http.ResponseWriter, err error) {
+	var he *httpjson.Error
+	switch {
+	case errors.As(err, &he):
+		httpjson.WriteError(w, he.Status, he.Message)
+	case errors.Is(err, approval.ErrNotFound):
+		httpjson.WriteError(w, http.StatusNotFound, approval.Message(err))
+	case errors.Is(err, approval.ErrConflict):
+		httpjson.WriteError(w, http.StatusConflict, "an approval request with this id already exists")
+	case errors.Is(err, approval.ErrInvalid):
+		httpjson.WriteError(w, http.StatusBadRequest, strings.TrimPrefix(err.Error(), "approval: invalid input: "))
+	case errors.Is(err, approval.ErrNotPending), errors.Is(err, approval.ErrExpired):
+		httpjson.WriteError(w, http.StatusConflict, approval.Message(err))
+	case errors.Is(err, approval.ErrNotAllowed), errors.Is(err, approval.ErrSelfApproval):
+		httpjson.WriteError(w, http.StatusForbidden, approval.Message(err))
+	default:
+		httpjson.WriteError(w, http.StatusInternalServerError, "internal error")
+	}
+}

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+)
+
+// envVar documents one environment variable the server reads. The table
+// below is the single source for -h and for the README's list.
+type envVar struct {
+	Name, Default, Help string
+}
+
+var envVars = []envVar{
+	{"ADDR", "127.0.0.1:8080", "address to listen on"},
+	{"DATABASE_URL", "sqlite:chatnotify.db", "store: sqlite:PATH, postgres://… or memory:"},
+	{"ADMIN_TOKEN", "(generated, printed at start)", "Bearer token of an admin of org \"default\""},
+	{"VIEWER_TOKEN", "(none)", "Bearer token of a non-admin member of org \"default\""},
+	{"SLACK_SIGNING_SECRET", "(none: Slack requests are NOT verified)", "signing secret of your Slack app; previous secrets after a comma"},
+	{"SLACK_API_URL", "https://slack.com/api/", "Slack Web API base URL"},
+	{"TEAMS_HMAC_SECRET", "(none)", "base64 secret of a Teams outgoing webhook, to accept HMAC-signed callbacks"},
+	{"ACTION_TOKEN_SECRET", "(random per start)", "secret (≥ 32 bytes) signing Teams Approve/Deny links"},
+	{"PUBLIC_URL", "http://ADDR", "public base URL of this server, used in Teams Approve/Deny links"},
+	{"CONSOLE_URL", "(none)", "base URL of your console; approvals link to CONSOLE_URL/approvals/ID"},
+	{"ENCRYPTION_KEY", "(none: secrets stored in plain text)", "base64 of 32 bytes: encrypts bot tokens and webhook URLs at rest (SQLite, PostgreSQL)"},
+	{"ALLOW_INSECURE_URLS", "0", "1 allows loopback http webhook and response URLs (local testing only)"},
+	{"SANDBOX", "0", "1 runs fake Slack and Teams in-process and serves /sandbox (same as -sandbox)"},
+}
+
+// config is the server's configuration, read from the environment.
+type config struct {
+	Addr              string
+	DatabaseURL       string
+	AdminToken        string
+	AdminTokenMade    bool
+	ViewerToken       string
+	SlackSecrets      []string
+	SlackAPIURL       string
+	TeamsHMACSecret   string
+	ActionTokenSecret string
+	PublicURL         string
+	ConsoleURL        string
+	EncryptionKey     string
+	AllowInsecureURLs bool
+	Sandbox           bool
+}
+
+func loadConfig(getenv func(string) string) config {
+	get := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	c := config{
+		Addr:              get("ADDR", "127.0.0.1:8080"),
+		DatabaseURL:       get("DATABASE_URL", "sqlite:chatnotify.db"),
+		AdminToken:        get("ADMIN_TOKEN", ""),
+		ViewerToken:       get("VIEWER_TOKEN", ""),
+		SlackAPIURL:       get("SLACK_API_URL", "https://slack.com/api/"),
+		TeamsHMACSecret:   get("TEAMS_HMAC_SECRET", ""),
+		ActionTokenSecret: get("ACTION_TOKEN_SECRET", ""),
+		PublicURL:         strings.TrimSuffix(get("PUBLIC_URL", ""), "/"),
+		ConsoleURL:        strings.TrimSuffix(get("CONSOLE_URL", ""), "/"),
+		EncryptionKey:     get("ENCRYPTION_KEY", ""),
+		AllowInsecureURLs: get("ALLOW_INSECURE_URLS", "0") == "1",
+		Sandbox:           get("SANDBOX", "0") == "1",
+	}
+	for s := range strings.SplitSeq(get("SLACK_SIGNING_SECRET", ""), ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			c.SlackSecrets = append(c.SlackSecrets, s)
+		}
+	}
+	return c
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "Usage: %s [-sandbox]\n\n", os.Args[0])
+	fmt.Fprintln(w, "chatnotify example host: the settings API, Slack and Teams webhooks,")
+	fmt.Fprintln(w, "approvals and delivery, configured by environment variables:")
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  VARIABLE\tDEFAULT\tMEANING")
+	for _, v := range envVars {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", v.Name, v.Default, v.Help)
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Flags:")
+	fmt.Fprintln(w, "  -sandbox   run fake Slack and Teams in-process and serve the /sandbox page")
+}
