@@ -24,6 +24,15 @@
 // [SlackRequest.Buttons]; [Teams.Requests] returns [TeamsRequest] values
 // with the cards and [TeamsRequest.Actions].
 //
+// # Conversations
+//
+// [Slack.Messages] shows each channel as a Slack client would now:
+// messages posted with chat.postMessage or through a webhook, with every
+// chat.update and every response_url replacement applied to them.
+// [Slack.ResponseURL] gives the response_url of a posted message, as Slack
+// puts it in a click's payload; POSTs to it replace, delete or answer the
+// message as Slack does.
+//
 // # Faults
 //
 // FailNext queues wrong answers for the next requests: [RateLimited]

@@ -24,7 +24,8 @@ type Slack struct {
 
 	mu       sync.Mutex
 	requests []SlackRequest
-	posted   map[string]bool // channel + " " + ts of posted messages
+	posted   map[string]*SlackMessage // by channel + " " + ts
+	messages []*SlackMessage          // in the order they were posted
 	seq      int
 }
 
@@ -120,11 +121,12 @@ func str(v any) string { s, _ := v.(string); return s }
 
 // NewSlack starts a fake Slack. Close it when done.
 func NewSlack() *Slack {
-	s := &Slack{posted: make(map[string]bool)}
+	s := &Slack{posted: make(map[string]*SlackMessage)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/chat.postMessage", s.webAPI)
 	mux.HandleFunc("POST /api/chat.update", s.webAPI)
 	mux.HandleFunc("POST /services/", s.webhook)
+	mux.HandleFunc("POST /actions/", s.respond)
 	s.srv = httptest.NewServer(mux)
 	return s
 }
@@ -255,6 +257,11 @@ func (s *Slack) webAPI(w http.ResponseWriter, r *http.Request) {
 		req.TS = s.newTS(req.Channel)
 	}
 	s.record(req)
+	if method == "chat.postMessage" {
+		s.post(req, false)
+	} else {
+		s.update(req, method, r.PostForm.Has("text"), r.PostForm.Has("blocks"))
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "channel": req.Channel, "ts": req.TS})
 }
 
@@ -263,14 +270,13 @@ func (s *Slack) newTS(channel string) string {
 	defer s.mu.Unlock()
 	s.seq++
 	ts := fmt.Sprintf("1700000000.%06d", s.seq)
-	s.posted[channel+" "+ts] = true
 	return ts
 }
 
 func (s *Slack) isPosted(channel, ts string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.posted[channel+" "+ts]
+	return s.posted[channel+" "+ts] != nil
 }
 
 // slackWebhookStatus is the status Slack documents for a webhook error
@@ -335,6 +341,10 @@ func (s *Slack) webhook(w http.ResponseWriter, r *http.Request) {
 		req.Error = answer
 	}
 	s.record(req)
+	if status == http.StatusOK {
+		req.Channel, req.TS = req.WebhookPath, s.newTS(req.WebhookPath)
+		s.post(req, false)
+	}
 	w.Header().Set("Content-Type", "text/html")
 	w.WriteHeader(status)
 	io.WriteString(w, answer)
