@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/slack-go/slack"
 	"github.com/stretchr/testify/assert"
@@ -176,4 +177,15 @@ func TestSlackMessages(t *testing.T) {
 		assert.NotEmpty(t, msgs[0].TS)
 		assert.Empty(t, fake.Requests())
 	})
+}
+
+func TestTeamsRecordsWhenReceived(t *testing.T) {
+	fake := notifytest.NewTeams()
+	t.Cleanup(fake.Close)
+	before := time.Now()
+	status, _ := postRaw(t, fake.LegacyURL("a"), `{"type":"message","attachments":[{"contentType":"application/vnd.microsoft.card.adaptive","content":{"type":"AdaptiveCard"}}]}`)
+	require.Equal(t, http.StatusOK, status)
+	got := fake.Requests()[0].Received
+	assert.False(t, got.Before(before), "received %v, before the post at %v", got, before)
+	assert.False(t, got.After(time.Now()))
 }

@@ -47,6 +47,8 @@ type TeamsRequest struct {
 	Cards []map[string]any
 	// Answer is the HTTP status the fake answered with.
 	Answer int
+	// Received is when the fake received the message.
+	Received time.Time
 }
 
 // TeamsAction is an action (button) of a card.
@@ -192,7 +194,7 @@ func (t *Teams) handle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-	req := TeamsRequest{Path: r.URL.Path, Workflows: strings.HasPrefix(r.URL.Path, "/workflows/"), Body: body}
+	req := TeamsRequest{Path: r.URL.Path, Workflows: strings.HasPrefix(r.URL.Path, "/workflows/"), Body: body, Received: time.Now()}
 	var msg teamsMessage
 	decodeErr := err != nil || json.Unmarshal(body, &msg) != nil
 	cards := 0
