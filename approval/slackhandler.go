@@ -745,11 +745,11 @@ func (s *slackSender) post(ctx context.Context, u string, body []byte) (int, tim
 	case resp.StatusCode == http.StatusTooManyRequests:
 		return resp.StatusCode, retryAfter(resp.Header.Get("Retry-After")), errors.New("slack: rate limited")
 	}
-	return resp.StatusCode, time.Second, errors.New("slack: response_url answered " + resp.Status + ": " + safeCode(string(answer)))
+	return resp.StatusCode, retryAfter(resp.Header.Get("Retry-After")), errors.New("slack: response_url answered " + resp.Status + ": " + safeCode(string(answer)))
 }
 
-// retryAfter parses a Retry-After header in seconds, capped at
-// slackMaxRetryAfter; absent or malformed means one second.
+// retryAfter parses a Retry-After header (of a 429 or a 5xx) in seconds,
+// capped at slackMaxRetryAfter; absent or malformed means one second.
 func retryAfter(v string) time.Duration {
 	n, err := strconv.Atoi(strings.TrimSpace(v))
 	if err != nil || n < 0 {
