@@ -100,7 +100,9 @@ func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 // url returns a response_url on the fake.
-func (f *fakeSlack) url() string { return f.srv.URL + "/actions/T9TK3CUKW/1232321423432/D09sSasdasdAS9091209" }
+func (f *fakeSlack) url() string {
+	return f.srv.URL + "/actions/T9TK3CUKW/1232321423432/D09sSasdasdAS9091209"
+}
 
 func (f *fakeSlack) recorded() []slackPost {
 	f.mu.Lock()
@@ -890,7 +892,7 @@ func TestSlackHandlerQueueFull(t *testing.T) {
 		e.create(t, approval.Request{ID: id})
 	}
 	post(t, e.handler, formBody(blockActions("approve_action", "apr-1", nil, e.slack.url())))
-	<-e.slack.received // apr-1 in flight
+	<-e.slack.received                                                                        // apr-1 in flight
 	post(t, e.handler, formBody(blockActions("approve_action", "apr-2", nil, e.slack.url()))) // queued
 	w := post(t, e.handler, formBody(blockActions("approve_action", "apr-3", nil, e.slack.url())))
 
