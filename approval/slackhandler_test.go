@@ -892,8 +892,9 @@ func TestSlackHandlerQueueFull(t *testing.T) {
 		e.create(t, approval.Request{ID: id})
 	}
 	post(t, e.handler, formBody(blockActions("approve_action", "apr-1", nil, e.slack.url())))
-	<-e.slack.received                                                                        // apr-1 in flight
-	post(t, e.handler, formBody(blockActions("approve_action", "apr-2", nil, e.slack.url()))) // queued
+	<-e.slack.received // apr-1 in flight
+	// apr-2 waits in the queue, which is then full.
+	post(t, e.handler, formBody(blockActions("approve_action", "apr-2", nil, e.slack.url())))
 	w := post(t, e.handler, formBody(blockActions("approve_action", "apr-3", nil, e.slack.url())))
 
 	assert.Equal(t, http.StatusOK, w.Code, "a full queue never blocks the ack")
