@@ -53,6 +53,9 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 	ok := false
 	defer func() {
 		if !ok {
+			if a.sandbox != nil {
+				a.sandbox.close()
+			}
 			a.closeStore()
 		}
 	}()
@@ -70,6 +73,11 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 
 	client := http.DefaultClient
 	if a.cfg.Sandbox {
+		if len(a.cfg.SlackSecrets) == 0 {
+			// The sandbox signs its Slack clicks with this secret, so that
+			// they go through slackverify as real ones do.
+			a.cfg.SlackSecrets = []string{randomToken()}
+		}
 		sb, err := newSandbox(a)
 		if err != nil {
 			return nil, err

@@ -1,11 +1,419 @@
 package main
 
-import "net/http"
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
 
-// sandbox runs fake Slack and Teams in-process (issue 5 fills it in).
-type sandbox struct{}
+	"github.com/chatnotify/chatnotify/approval"
+	"github.com/chatnotify/chatnotify/internal/httpjson"
+	"github.com/chatnotify/chatnotify/internal/webhookurl"
+	"github.com/chatnotify/chatnotify/notify"
+	"github.com/chatnotify/chatnotify/notify/notifytest"
+	"github.com/chatnotify/chatnotify/slackverify"
+)
 
-func newSandbox(a *app) (*sandbox, error)  { return &sandbox{}, nil }
-func (s *sandbox) client() *http.Client    { return http.DefaultClient }
-func (s *sandbox) routes(m *http.ServeMux) {}
-func (s *sandbox) close()                  {}
+// The sandbox (-sandbox, SANDBOX=1) lets you try chatnotify with no Slack
+// or Teams account: a fake Slack (Web API, incoming webhooks,
+// response_urls) and a fake Teams (webhooks, Workflows) run in-process on
+// loopback, and every request the app sends to Slack or Teams goes to them
+// through sandbox.client(). Channels are configured with real-looking URLs
+// and tokens, which pass the production validation unchanged.
+//
+// The page at /sandbox drives the real API: it creates channels with the
+// settings API, raises events with POST /v1/approvals and POST /v1/events,
+// and shows what each channel received. A click on a Slack button is sent
+// by the sandbox as Slack would send it: a signed block_actions callback
+// to the real /v1/webhooks/slack/interactions over HTTP. A Teams button is
+// the card's real signed link.
+
+//go:embed sandbox
+var sandboxAssets embed.FS
+
+// teamsHosts are the hosts of Teams webhook and Workflows URLs (the
+// allow-list of the settings API), all served by the fake Teams.
+var teamsHosts = []string{
+	"outlook.office.com", "outlook.office365.com",
+	"*.webhook.office.com", "*.logic.azure.com", "*.api.powerplatform.com",
+}
+
+// Identifiers of the pretend Slack workspace and app.
+const (
+	sandboxTeamID = "T0SANDBOX"
+	sandboxAppID  = "A0SANDBOX"
+	sandboxBotID  = "B0SANDBOX"
+)
+
+// sandbox runs the fakes and serves the /sandbox page and its API.
+type sandbox struct {
+	app   *app
+	slack *notifytest.Slack
+	teams *notifytest.Teams
+	// routed sends the app's outbound requests to the fakes.
+	routed *http.Client
+	// direct sends the sandbox's Slack clicks to the app's own listener.
+	direct *http.Client
+	page   *template.Template
+	static http.Handler
+}
+
+func newSandbox(a *app) (*sandbox, error) {
+	if len(a.cfg.SlackSecrets) == 0 {
+		return nil, errSandboxSecret
+	}
+	page, err := template.ParseFS(sandboxAssets, "sandbox/index.html")
+	if err != nil {
+		return nil, err
+	}
+	static, err := fs.Sub(sandboxAssets, "sandbox")
+	if err != nil {
+		return nil, err
+	}
+	s := &sandbox{
+		app:    a,
+		slack:  notifytest.NewSlack(),
+		teams:  notifytest.NewTeams(),
+		direct: &http.Client{Timeout: 10 * time.Second},
+		page:   page,
+		static: http.StripPrefix("/sandbox/static/", http.FileServerFS(static)),
+	}
+	s.routed = &http.Client{Timeout: 30 * time.Second, Transport: &fakeRouter{
+		slack: mustParse(s.slack.URL()),
+		teams: mustParse(s.teams.URL()),
+		next:  http.DefaultTransport,
+	}}
+	return s, nil
+}
+
+func mustParse(raw string) *url.URL {
+	u, err := url.Parse(raw)
+	if err != nil {
+		panic(err) // the fakes' own httptest URLs
+	}
+	return u
+}
+
+// client is the HTTP client of every outbound request of the app in
+// sandbox mode.
+func (s *sandbox) client() *http.Client { return s.routed }
+
+func (s *sandbox) close() {
+	s.slack.Close()
+	s.teams.Close()
+}
+
+// fakeRouter is the sandbox client's transport: it sends Slack's and
+// Teams' hosts to the fakes (keeping the path and query) and refuses
+// everything else, so the sandbox never reaches the internet.
+type fakeRouter struct {
+	slack, teams *url.URL
+	next         http.RoundTripper
+}
+
+func (f *fakeRouter) RoundTrip(r *http.Request) (*http.Response, error) {
+	host := strings.ToLower(r.URL.Hostname())
+	var to *url.URL
+	switch {
+	case r.URL.Scheme != "https":
+		to = nil
+	case host == "slack.com", host == "hooks.slack.com":
+		to = f.slack
+	case webhookurl.HostAllowed(host, teamsHosts):
+		to = f.teams
+	}
+	if to == nil {
+		if r.Body != nil {
+			r.Body.Close()
+		}
+		return nil, fmt.Errorf("sandbox: %s://%s is not a Slack or Teams host, and the sandbox reaches nothing else", r.URL.Scheme, host)
+	}
+	out := r.Clone(r.Context())
+	out.URL.Scheme, out.URL.Host, out.Host = to.Scheme, to.Host, ""
+	return f.next.RoundTrip(out)
+}
+
+func (s *sandbox) routes(m *http.ServeMux) {
+	m.HandleFunc("GET /sandbox", s.servePage)
+	m.Handle("GET /sandbox/static/", s.static)
+	m.HandleFunc("GET /sandbox/api/state", s.state)
+	m.HandleFunc("POST /sandbox/api/slack/click", s.click)
+}
+
+// servePage serves the page with this run's admin token in it, so that
+// its JavaScript can call the API. This is acceptable only because the
+// sandbox is a local development tool: anyone who can open /sandbox gets
+// admin rights. Never run -sandbox where others can reach the server.
+func (s *sandbox) servePage(w http.ResponseWriter, r *http.Request) {
+	var buf bytes.Buffer
+	err := s.page.Execute(&buf, map[string]any{
+		"Token":     s.app.cfg.AdminToken,
+		"PublicURL": s.app.cfg.PublicURL,
+	})
+	if err != nil {
+		s.app.logger.Error("sandbox: rendering the page", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'")
+	h.Set("Referrer-Policy", "no-referrer")
+	w.Write(buf.Bytes())
+}
+
+// sandboxChannel is a channel with what it received, for the page.
+type sandboxChannel struct {
+	ID      string             `json:"id"`
+	Name    string             `json:"name"`
+	Type    notify.ChannelType `json:"channel_type"`
+	Kind    string             `json:"kind"`  // "bot", "webhook" or "teams"
+	Where   string             `json:"where"` // masked: no secret reaches the page
+	Events  []notify.EventType `json:"events"`
+	Enabled bool               `json:"enabled"`
+	// Messages are Slack messages as they stand now (replacements
+	// applied), or the Teams messages received, oldest first.
+	Messages []sandboxMessage `json:"messages"`
+}
+
+type sandboxMessage struct {
+	ID        string           `json:"id"`
+	Text      string           `json:"text,omitempty"`
+	Blocks    []map[string]any `json:"blocks,omitempty"`
+	Cards     []map[string]any `json:"cards,omitempty"`
+	Ephemeral bool             `json:"ephemeral,omitempty"`
+	Edits     []string         `json:"edits,omitempty"`
+	At        time.Time        `json:"at"`
+}
+
+// state serves GET /sandbox/api/state: the org's channels, each with the
+// messages the fakes hold for it. The page polls it.
+func (s *sandbox) state(w http.ResponseWriter, r *http.Request) {
+	u, ok := s.app.caller(w, r, true)
+	if !ok {
+		return
+	}
+	chans, err := s.app.store.ListChannels(r.Context(), u.OrgID)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	slackMsgs, teamsMsgs := s.slack.Messages(), s.teams.Requests()
+	out := make([]sandboxChannel, 0, len(chans))
+	for _, ch := range chans {
+		sc := sandboxChannel{
+			ID: ch.ID, Name: ch.Name, Type: ch.Type, Events: ch.Events, Enabled: ch.Enabled,
+			Messages: []sandboxMessage{},
+		}
+		masked := ch.Config.Masked()
+		switch {
+		case ch.Type == notify.Teams:
+			sc.Kind, sc.Where = "teams", "webhook "+masked.WebhookURL
+			p := urlPath(ch.Config.WebhookURL)
+			for i, m := range teamsMsgs {
+				if m.Path == p && m.Answer/100 == 2 {
+					sc.Messages = append(sc.Messages, sandboxMessage{ID: strconv.Itoa(i), Cards: m.Cards, At: m.Received})
+				}
+			}
+		case ch.UsesBot():
+			sc.Kind, sc.Where = "bot", "#"+ch.Config.ChannelID+" · bot token "+masked.BotToken
+			sc.Messages = appendSlack(sc.Messages, slackMsgs, ch.Config.ChannelID)
+		default:
+			sc.Kind, sc.Where = "webhook", "incoming webhook "+masked.WebhookURL
+			sc.Messages = appendSlack(sc.Messages, slackMsgs, urlPath(ch.Config.WebhookURL))
+		}
+		out = append(out, sc)
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"channels": out})
+}
+
+func appendSlack(dst []sandboxMessage, msgs []notifytest.SlackMessage, channel string) []sandboxMessage {
+	for _, m := range msgs {
+		if m.Channel == channel {
+			dst = append(dst, sandboxMessage{
+				ID: m.TS, Text: m.Text, Blocks: m.Blocks, Ephemeral: m.Ephemeral, Edits: m.Edits, At: m.Posted,
+			})
+		}
+	}
+	return dst
+}
+
+func urlPath(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Path
+}
+
+// clickRequest is what the page sends when a Slack button is clicked.
+type clickRequest struct {
+	Channel  string `json:"channel"`   // the notification channel's ID
+	TS       string `json:"ts"`        // the message clicked
+	ActionID string `json:"action_id"` // the button clicked
+	User     string `json:"user"`      // the Slack user name to click as
+}
+
+// click serves POST /sandbox/api/slack/click: it sends what Slack sends
+// when someone clicks a button of a bot message, a block_actions callback
+// signed with the app's signing secret, to the app's real interactions
+// endpoint over HTTP, and reports the answer to the page.
+func (s *sandbox) click(w http.ResponseWriter, r *http.Request) {
+	u, ok := s.app.caller(w, r, true)
+	if !ok {
+		return
+	}
+	var in clickRequest
+	if err := httpjson.Decode(w, r, 0, &in, false); err != nil {
+		writeErr(w, err)
+		return
+	}
+	in.User = strings.TrimSpace(in.User)
+	if in.User == "" {
+		in.User = "sandbox.user"
+	}
+	ch, err := s.app.store.GetChannel(r.Context(), u.OrgID, in.Channel)
+	if err != nil || !ch.UsesBot() {
+		httpjson.WriteError(w, http.StatusNotFound, "no Slack bot channel with this id")
+		return
+	}
+	var msg *notifytest.SlackMessage
+	for _, m := range s.slack.Messages() {
+		if m.Channel == ch.Config.ChannelID && m.TS == in.TS {
+			msg = &m
+			break
+		}
+	}
+	if msg == nil {
+		httpjson.WriteError(w, http.StatusNotFound, "no such message in the channel")
+		return
+	}
+	action, blockID, ok := findButton(msg.Blocks, in.ActionID)
+	if !ok {
+		httpjson.WriteError(w, http.StatusBadRequest, "the message has no such button")
+		return
+	}
+	body, err := json.Marshal(s.blockActions(ch, msg, action, blockID, in.User))
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	form := []byte("payload=" + url.QueryEscape(string(body)))
+
+	base := s.app.cfg.PublicURL
+	if base == "" {
+		base = "http://" + r.Host
+	}
+	req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, base+approval.SlackInteractionsPath, bytes.NewReader(form))
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	slackverify.Sign(req.Header, form, time.Now(), s.app.cfg.SlackSecrets[0])
+	resp, err := s.direct.Do(req)
+	if err != nil {
+		s.app.logger.Warn("sandbox: sending the Slack click", "err", err)
+		httpjson.WriteError(w, http.StatusBadGateway, "could not reach "+approval.SlackInteractionsPath+" at PUBLIC_URL")
+		return
+	}
+	defer resp.Body.Close()
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	httpjson.Write(w, http.StatusOK, map[string]any{
+		"status":  resp.StatusCode,
+		"answer":  string(answer),
+		"payload": json.RawMessage(body),
+	})
+}
+
+// findButton returns the button of blocks whose action_id is id, and its
+// block's block_id.
+func findButton(blocks []map[string]any, id string) (map[string]any, string, bool) {
+	for _, b := range blocks {
+		els, _ := b["elements"].([]any)
+		for _, e := range els {
+			if m, _ := e.(map[string]any); b["type"] == "actions" && m["type"] == "button" && m["action_id"] == id && id != "" {
+				blockID, _ := b["block_id"].(string)
+				return m, blockID, true
+			}
+		}
+	}
+	return nil, "", false
+}
+
+// blockActions builds the payload Slack sends for a click on a button of
+// a message, in the shape of Slack's reference sample (protocol.md §2).
+// Its response_url is a hooks.slack.com URL that the sandbox client
+// routes to the fake, which applies the replacement to the message.
+func (s *sandbox) blockActions(ch notify.Channel, msg *notifytest.SlackMessage, button map[string]any, blockID, user string) map[string]any {
+	now := time.Now()
+	actionTS := fmt.Sprintf("%d.%06d", now.Unix(), now.Nanosecond()/1000)
+	fake, _ := url.Parse(s.slack.ResponseURL(msg.Channel, msg.TS))
+	action := map[string]any{
+		"type": "button", "action_id": button["action_id"], "block_id": blockID,
+		"text": button["text"], "action_ts": actionTS,
+	}
+	for _, k := range []string{"value", "style", "url"} {
+		if v, ok := button[k]; ok {
+			action[k] = v
+		}
+	}
+	return map[string]any{
+		"type":       "block_actions",
+		"team":       map[string]any{"id": sandboxTeamID, "domain": "sandbox"},
+		"user":       map[string]any{"id": slackUserID(user), "username": user, "name": user, "team_id": sandboxTeamID},
+		"api_app_id": sandboxAppID,
+		"token":      "sandbox-verification-token",
+		"container": map[string]any{
+			"type": "message", "message_ts": msg.TS, "channel_id": msg.Channel,
+			"is_ephemeral": false,
+		},
+		"trigger_id": fmt.Sprintf("%d.%s", now.UnixNano(), randomHex(16)),
+		"channel":    map[string]any{"id": msg.Channel, "name": slackChannelName(ch.Name)},
+		"message": map[string]any{
+			"type": "message", "bot_id": sandboxBotID, "user": "U0SANDBOXBOT",
+			"text": msg.Text, "ts": msg.TS, "blocks": msg.Blocks,
+		},
+		"state":        map[string]any{"values": map[string]any{}},
+		"response_url": "https://hooks.slack.com" + fake.EscapedPath(),
+		"actions":      []any{action},
+	}
+}
+
+// slackUserID makes a stable, Slack-looking user ID for a name.
+func slackUserID(name string) string {
+	sum := sha256.Sum256([]byte(name))
+	return "U" + strings.ToUpper(hex.EncodeToString(sum[:5]))
+}
+
+// slackChannelName turns a channel's display name into a Slack-style one.
+func slackChannelName(name string) string {
+	name = strings.ToLower(strings.Join(strings.Fields(name), "-"))
+	if name == "" {
+		return "sandbox"
+	}
+	return name
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// errSandboxSecret is returned when the sandbox would sign clicks without
+// a secret; newApp generates one in sandbox mode.
+var errSandboxSecret = errors.New("sandbox: no Slack signing secret")

@@ -1,0 +1,538 @@
+// The chatnotify sandbox page. Plain JavaScript, no build step, no
+// dependencies. It calls the real API with the admin token the server put
+// in the page (sandbox mode only), polls the sandbox's state every second,
+// and draws what the fake Slack and Teams received.
+"use strict";
+
+(() => {
+  const token = document.querySelector('meta[name="chatnotify-admin-token"]').content;
+  const $ = (sel, el = document) => el.querySelector(sel);
+  const $$ = (sel, el = document) => Array.from(el.querySelectorAll(sel));
+
+  // ---- API -------------------------------------------------------------
+
+  async function api(method, path, body) {
+    const headers = { Authorization: "Bearer " + token };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await res.text();
+    let data = null;
+    try { data = text ? JSON.parse(text) : null; } catch { data = { error: text.trim() }; }
+    if (!res.ok) {
+      const err = new Error((data && data.error) || res.status + " " + res.statusText);
+      err.status = res.status;
+      throw err;
+    }
+    return { data, res };
+  }
+
+  function say(el, text, ok) {
+    el.textContent = text;
+    el.className = "result " + (ok ? "ok" : "bad");
+  }
+
+  // ---- Realistic, random channel settings ----------------------------
+
+  function rand(n, chars) {
+    const a = crypto.getRandomValues(new Uint8Array(n));
+    return Array.from(a, (b) => chars[b % chars.length]).join("");
+  }
+  const UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  const ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  const HEX = "0123456789abcdef";
+  const DIGITS = "0123456789";
+  const guid = () => [8, 4, 4, 4, 12].map((n) => rand(n, HEX)).join("-");
+
+  const channelDefaults = {
+    bot: () => ({
+      name: "Security Alerts",
+      bot_token: "xoxb-" + rand(12, DIGITS) + "-" + rand(13, DIGITS) + "-" + rand(24, ALNUM),
+      channel_id: "C0" + rand(9, UPPER),
+    }),
+    webhook: () => ({
+      name: "Alerts Webhook",
+      slack_webhook_url: "https://hooks.slack.com/services/T0SANDBOX/B0" + rand(9, UPPER) + "/" + rand(24, ALNUM),
+    }),
+    teams: () => ({
+      name: "Teams Security Alerts",
+      teams_webhook_url: "https://contoso.webhook.office.com/webhookb2/" + guid() + "@" + guid() +
+        "/IncomingWebhook/" + rand(32, HEX) + "/" + guid(),
+    }),
+  };
+
+  let channelKind = "bot";
+  let knownNames = new Set();
+
+  function uniqueName(name) {
+    let n = name, i = 2;
+    while (knownNames.has(n)) n = name + " " + i++;
+    return n;
+  }
+
+  function fillChannelForm() {
+    const form = $("#channel-form");
+    const values = channelDefaults[channelKind]();
+    values.name = uniqueName(values.name);
+    for (const [k, v] of Object.entries(values)) form.elements[k].value = v;
+  }
+
+  function segmented(id, onChange) {
+    const seg = $(id);
+    seg.addEventListener("click", (e) => {
+      const b = e.target.closest("button[data-kind]");
+      if (!b) return;
+      $$("button", seg).forEach((x) => x.classList.toggle("on", x === b));
+      onChange(b.dataset.kind);
+    });
+  }
+
+  segmented("#channel-kind", (kind) => {
+    channelKind = kind;
+    $$("#channel-form .kind-fields").forEach((el) => { el.hidden = el.dataset.for !== kind; });
+    fillChannelForm();
+  });
+
+  segmented("#event-kind", (kind) => {
+    $$(".event-form").forEach((el) => { el.hidden = el.dataset.for !== kind; });
+  });
+
+  $("#channel-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const f = e.target.elements;
+    const config = {
+      bot: { bot_token: f.bot_token.value.trim(), channel_id: f.channel_id.value.trim() },
+      webhook: { webhook_url: f.slack_webhook_url.value.trim() },
+      teams: { webhook_url: f.teams_webhook_url.value.trim() },
+    }[channelKind];
+    const body = {
+      channel_type: channelKind === "teams" ? "teams" : "slack",
+      name: f.name.value.trim(),
+      config,
+      events: $$('input[name="events"]:checked', e.target).map((x) => x.value),
+    };
+    const out = $("#channel-result");
+    try {
+      const { data } = await api("POST", "/v1/settings/notifications", body);
+      say(out, "Created \u201c" + data.name + "\u201d (" + data.id + ").", true);
+      knownNames.add(data.name);
+      fillChannelForm();
+      refresh();
+    } catch (err) {
+      say(out, err.status + ": " + err.message, false);
+    }
+  });
+
+  // ---- Events ----------------------------------------------------------
+
+  const approvalsKey = "chatnotify-sandbox-approvals";
+  let approvalIDs = JSON.parse(sessionStorage.getItem(approvalsKey) || "[]");
+
+  function rememberApproval(id) {
+    approvalIDs = [id, ...approvalIDs.filter((x) => x !== id)].slice(0, 20);
+    sessionStorage.setItem(approvalsKey, JSON.stringify(approvalIDs));
+  }
+
+  function formJSON(form) {
+    const out = {};
+    for (const el of form.elements) {
+      if (!el.name || el.value === "") continue;
+      out[el.name] = el.type === "number" ? Number(el.value) : el.value;
+    }
+    return out;
+  }
+
+  function summarize(results) {
+    if (!results || results.length === 0) return "no channel is subscribed to it";
+    return results.map((r) => r.channel_name + ": " + (r.ok ? "delivered" : "failed (" + r.error + ")")).join("; ");
+  }
+
+  $("#approval-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const out = $("#event-result");
+    try {
+      const { data, res } = await api("POST", "/v1/approvals", formJSON(e.target));
+      rememberApproval(data.id);
+      const err = res.headers.get("X-Delivery-Error");
+      say(out, err ? "Created " + data.id + ", but: " + err : "Created " + data.id + "; notifying the subscribed channels.", !err);
+      refresh();
+    } catch (err) {
+      say(out, err.status + ": " + err.message, false);
+    }
+  });
+
+  for (const [id, type] of [["#drift-form", "drift_alert"], ["#agent-form", "agent_status"]]) {
+    $(id).addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const out = $("#event-result");
+      try {
+        const { data } = await api("POST", "/v1/events", { type, ...formJSON(e.target) });
+        const failed = data.results.some((r) => !r.ok);
+        say(out, type + ": " + summarize(data.results) + ".", !failed);
+        refresh();
+      } catch (err) {
+        say(out, err.status + ": " + err.message, false);
+      }
+    });
+  }
+
+  // ---- Slack mrkdwn -----------------------------------------------------
+
+  const EMOJI = {
+    white_check_mark: "\u2705", x: "\u274c", warning: "\u26a0\ufe0f", raised_hand: "\u270b",
+    hourglass: "\u231b", hourglass_flowing_sand: "\u23f3", grey_question: "\u2754", hook: "\ud83e\ude9d",
+    information_source: "\u2139\ufe0f", large_green_circle: "\ud83d\udfe2", large_yellow_circle: "\ud83d\udfe1",
+    large_orange_circle: "\ud83d\udfe0", red_circle: "\ud83d\udd34", octagonal_sign: "\ud83d\uded1",
+    rocket: "\ud83d\ude80", rotating_light: "\ud83d\udea8", tada: "\ud83c\udf89", lock: "\ud83d\udd12",
+    bell: "\ud83d\udd14", eyes: "\ud83d\udc40", no_entry: "\u26d4", heavy_check_mark: "\u2714\ufe0f",
+  };
+  const emojify = (s) => s.replace(/:([a-z0-9_+-]+):/g, (m, n) => EMOJI[n] || m);
+
+  const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+  // Slack escapes &, < and > in text; undo that before escaping for HTML.
+  const unslack = (s) => s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
+
+  // holes keeps rendered HTML out of the way of later replacements.
+  function holes() {
+    const list = [];
+    return {
+      put: (html) => "\u0000" + (list.push(html) - 1) + "\u0000",
+      fill: (s) => s.replace(/\u0000(\d+)\u0000/g, (_, i) => list[Number(i)]),
+    };
+  }
+
+  function slackDate(d, fmt) {
+    const day = (opts) => d.toLocaleDateString(undefined, opts);
+    const pretty = (fallback) => {
+      const n = new Date(), one = 864e5;
+      const diff = Math.round((new Date(d).setHours(0, 0, 0, 0) - new Date(n).setHours(0, 0, 0, 0)) / one);
+      return { 0: "Today", [-1]: "Yesterday", 1: "Tomorrow" }[diff] || fallback;
+    };
+    const parts = {
+      date_num: d.toISOString().slice(0, 10),
+      date: day({ year: "numeric", month: "long", day: "numeric" }),
+      date_short: day({ year: "numeric", month: "short", day: "numeric" }),
+      date_long: day({ weekday: "long", year: "numeric", month: "long", day: "numeric" }),
+      time: d.toLocaleTimeString(undefined, { hour: "numeric", minute: "2-digit" }),
+      time_secs: d.toLocaleTimeString(undefined, { hour: "numeric", minute: "2-digit", second: "2-digit" }),
+    };
+    parts.date_pretty = pretty(parts.date);
+    parts.date_short_pretty = pretty(parts.date_short);
+    parts.date_long_pretty = pretty(parts.date_long);
+    return fmt.replace(/\{(\w+)\}/g, (m, k) => parts[k] || m);
+  }
+
+  // control renders what Slack writes between < and >: links, dates,
+  // mentions.
+  function control(inner) {
+    const bar = inner.indexOf("|");
+    const target = bar < 0 ? inner : inner.slice(0, bar);
+    const label = bar < 0 ? "" : unslack(inner.slice(bar + 1));
+    if (target.startsWith("!date^")) {
+      const [, ts, fmt] = target.split("^");
+      const d = new Date(Number(ts) * 1000);
+      if (isNaN(d)) return esc(label);
+      return '<time datetime="' + d.toISOString() + '" title="' + esc(label) + '">' + esc(slackDate(d, fmt || "{date_short} {time}")) + "</time>";
+    }
+    if (target.startsWith("!")) return '<span class="mention">@' + esc(label || target.slice(1).split("^")[0]) + "</span>";
+    if (target.startsWith("@")) return '<span class="mention">@' + esc(label || target.slice(1)) + "</span>";
+    if (target.startsWith("#")) return '<span class="mention">#' + esc(label || target.slice(1)) + "</span>";
+    const url = unslack(target);
+    if (!/^(https?|mailto):/i.test(url)) return esc(unslack("<" + inner + ">"));
+    return '<a href="' + esc(url) + '" target="_blank" rel="noopener noreferrer">' + emojify(esc(label || url)) + "</a>";
+  }
+
+  function mrkdwn(src) {
+    const h = holes();
+    let s = String(src || "");
+    s = s.replace(/```([\s\S]*?)```/g, (_, c) => h.put("<pre>" + esc(unslack(c)) + "</pre>"));
+    s = s.replace(/`([^`\n]+)`/g, (_, c) => h.put("<code>" + esc(unslack(c)) + "</code>"));
+    s = s.replace(/<([^<>\n]*)>/g, (_, inner) => h.put(control(inner)));
+    s = emojify(esc(unslack(s)));
+    s = s.replace(/(^|[^\w*])\*(?=\S)([^*\n]*?\S)\*(?!\w)/g, "$1<b>$2</b>");
+    s = s.replace(/(^|[^\w_])_(?=\S)([^_\n]*?\S)_(?!\w)/g, "$1<i>$2</i>");
+    s = s.replace(/(^|[^\w~])~(?=\S)([^~\n]*?\S)~(?!\w)/g, "$1<s>$2</s>");
+    s = s.split("\n").map((line) => line.startsWith("&gt; ") ? '<span class="quote">' + line.slice(5) + "</span>" : line).join("<br>");
+    return h.fill(s);
+  }
+
+  const plain = (t) => emojify(esc((t && t.text) || ""));
+  const textObj = (t) => (!t ? "" : t.type === "mrkdwn" ? mrkdwn(t.text) : plain(t));
+
+  // ---- Slack blocks -----------------------------------------------------
+
+  function slackButton(el, ctx) {
+    const label = plain(el.text);
+    const style = el.style === "primary" || el.style === "danger" ? " " + el.style : "";
+    if (el.url) {
+      return '<a class="sk-btn' + style + '" href="' + esc(el.url) + '" target="_blank" rel="noopener noreferrer">' + label + "</a>";
+    }
+    if (!ctx.interactive) return '<button class="sk-btn' + style + '" disabled>' + label + "</button>";
+    return '<button type="button" class="sk-btn' + style + '" data-action-id="' + esc(el.action_id || "") +
+      '" data-ts="' + esc(ctx.ts) + '" data-channel="' + esc(ctx.channel) + '">' + label + "</button>";
+  }
+
+  function slackBlock(b, ctx) {
+    switch (b.type) {
+      case "header":
+        return '<div class="sk-header">' + plain(b.text) + "</div>";
+      case "section": {
+        let html = '<div class="sk-section"><div class="sk-section-main">';
+        if (b.text) html += '<div class="sk-text">' + textObj(b.text) + "</div>";
+        if (b.fields) html += '<div class="sk-fields">' + b.fields.map((f) => "<div>" + textObj(f) + "</div>").join("") + "</div>";
+        html += "</div>";
+        if (b.accessory && b.accessory.type === "button") html += '<div class="sk-accessory">' + slackButton(b.accessory, ctx) + "</div>";
+        return html + "</div>";
+      }
+      case "context":
+        return '<div class="sk-context">' + (b.elements || []).map((e) => "<span>" + (e.type === "image" ? "" : textObj(e)) + "</span>").join("") + "</div>";
+      case "divider":
+        return '<hr class="sk-divider">';
+      case "actions":
+        return '<div class="sk-actions">' + (b.elements || []).filter((e) => e.type === "button").map((e) => slackButton(e, ctx)).join("") + "</div>";
+      case "markdown":
+        return '<div class="sk-text">' + esc(b.text || "").replace(/\n/g, "<br>") + "</div>";
+      default:
+        return '<div class="sk-unknown">[' + esc(b.type) + " block]</div>";
+    }
+  }
+
+  function time(at) {
+    const d = new Date(at);
+    return isNaN(d) || d.getFullYear() < 2000 ? "" : d.toLocaleTimeString(undefined, { hour: "numeric", minute: "2-digit" });
+  }
+
+  function slackMessage(m, ch) {
+    const ctx = { interactive: ch.kind === "bot" && !m.ephemeral, ts: m.id, channel: ch.id };
+    const blocks = m.blocks && m.blocks.length ? m.blocks.map((b) => slackBlock(b, ctx)).join("") : '<div class="sk-text">' + mrkdwn(m.text) + "</div>";
+    const edits = m.edits && m.edits.length
+      ? ' <span class="edited" title="Replaced through ' + esc(m.edits.join(", then ")) + '">(edited)</span>' +
+        m.edits.map((e) => '<span class="chip">' + esc(e) + "</span>").join("")
+      : "";
+    const eph = m.ephemeral ? '<div class="sk-ephemeral">Only visible to you</div>' : "";
+    return '<div class="sk-msg' + (m.ephemeral ? " ephemeral" : "") + '" data-ts="' + esc(m.id) + '">' +
+      '<div class="sk-avatar" aria-hidden="true">cn</div><div class="sk-body">' + eph +
+      '<div class="sk-meta"><b>chatnotify</b><span class="app">APP</span><span class="when">' + esc(time(m.at)) + "</span>" + edits + "</div>" +
+      blocks + "</div></div>";
+  }
+
+  // ---- Teams cards ------------------------------------------------------
+
+  function teamsMarkdown(src) {
+    const h = holes();
+    let s = String(src || "");
+    s = s.replace(/\\([\\`*_{}[\]()#+\-.!>~|])/g, (_, c) => h.put(esc(c)));
+    s = s.replace(/\[([^\]\n]+)\]\((https?:\/\/[^)\s]+)\)/g, (_, t, u) =>
+      h.put('<a href="' + esc(u) + '" target="_blank" rel="noopener noreferrer">' + esc(t) + "</a>"));
+    s = esc(s);
+    s = s.replace(/\*\*(?=\S)([^\n]*?\S)\*\*/g, "<b>$1</b>");
+    s = s.replace(/(^|[^\w*])\*(?=\S)([^*\n]*?\S)\*(?!\w)/g, "$1<i>$2</i>");
+    s = s.replace(/(^|[^\w_])_(?=\S)([^_\n]*?\S)_(?!\w)/g, "$1<i>$2</i>");
+    return h.fill(s.replace(/\n/g, "<br>"));
+  }
+
+  const word = (v) => String(v || "").toLowerCase().replace(/[^a-z]/g, "");
+
+  function cardElement(el) {
+    const spacing = (el.separator ? " ac-separator" : "") + (el.spacing ? " ac-spacing-" + word(el.spacing) : "");
+    switch (el.type) {
+      case "TextBlock": {
+        const cls = ["ac-text", "ac-size-" + (word(el.size) || "default"), "ac-weight-" + (word(el.weight) || "default"),
+          "ac-color-" + (word(el.color) || "default")];
+        if (el.isSubtle) cls.push("ac-subtle");
+        return '<div class="' + cls.join(" ") + spacing + '">' + teamsMarkdown(el.text) + "</div>";
+      }
+      case "FactSet":
+        return '<dl class="ac-facts' + spacing + '">' + (el.facts || []).map((f) =>
+          "<dt>" + teamsMarkdown(f.title) + "</dt><dd>" + teamsMarkdown(f.value) + "</dd>").join("") + "</dl>";
+      case "Container":
+        return '<div class="ac-container ac-style-' + (word(el.style) || "default") + (el.bleed ? " ac-bleed" : "") + spacing + '">' +
+          (el.items || []).map(cardElement).join("") + "</div>";
+      case "ColumnSet":
+        return '<div class="ac-columns' + spacing + '">' + (el.columns || []).map((c) =>
+          '<div class="ac-column">' + (c.items || []).map(cardElement).join("") + "</div>").join("") + "</div>";
+      case "ActionSet":
+        return cardActions(el.actions);
+      default:
+        return '<div class="ac-unknown">[' + esc(el.type) + "]</div>";
+    }
+  }
+
+  function cardActions(actions) {
+    if (!actions || !actions.length) return "";
+    return '<div class="ac-actions">' + actions.map((a) => a.type === "Action.OpenUrl"
+      ? '<a class="ac-action" href="' + esc(a.url) + '" target="_blank" rel="noopener" data-title="' + esc(a.title) + '">' + esc(a.title) + "</a>"
+      : '<button class="ac-action" disabled title="' + esc(a.type) + ' needs a bot">' + esc(a.title) + "</button>").join("") + "</div>";
+  }
+
+  function teamsMessage(m) {
+    const cards = (m.cards || []).map((c) =>
+      '<div class="ac-card">' + (c.body || []).map(cardElement).join("") + cardActions(c.actions) + "</div>").join("");
+    return '<div class="tm-msg" data-id="' + esc(m.id) + '"><div class="tm-avatar" aria-hidden="true">cn</div><div class="tm-body">' +
+      '<div class="tm-meta"><b>chatnotify</b><span class="when">' + esc(time(m.at)) + "</span></div>" + cards + "</div></div>";
+  }
+
+  // ---- Channels ---------------------------------------------------------
+
+  const slackName = (n) => n.toLowerCase().split(/\s+/).filter(Boolean).join("-") || "sandbox";
+  const kindLabel = { bot: "Slack · bot token", webhook: "Slack · incoming webhook", teams: "Microsoft Teams · webhook" };
+  const rendered = new Map(); // channel id -> JSON last drawn
+
+  function channelPane(ch) {
+    const title = ch.kind === "teams" ? esc(ch.name) : '<span class="hash">#</span>' + esc(slackName(ch.name));
+    const body = ch.messages.length
+      ? ch.messages.map((m) => (ch.kind === "teams" ? teamsMessage(m) : slackMessage(m, ch))).join("")
+      : '<p class="empty">No messages yet. Raise an event it is subscribed to.</p>';
+    return '<header class="ch-head"><div><div class="ch-title">' + title + '</div><div class="ch-sub">' +
+      esc(kindLabel[ch.kind]) + " · " + esc(ch.where) + '</div><div class="ch-events">' +
+      ch.events.map((e) => '<span class="chip">' + esc(e) + "</span>").join("") + "</div></div>" +
+      '<div class="ch-tools"><button type="button" class="link" data-test="' + esc(ch.id) + '">Send test</button>' +
+      '<button type="button" class="link" data-delete="' + esc(ch.id) + '">Remove</button></div></header>' +
+      '<div class="ch-body">' + body + "</div>";
+  }
+
+  function drawChannels(channels) {
+    const root = $("#channels");
+    knownNames = new Set(channels.map((c) => c.name));
+    if (!channels.length) {
+      if (!$(".empty", root) || root.children.length !== 1) {
+        root.innerHTML = '<p class="empty">No channels yet. Create one on the left, then raise an event: its messages appear here, drawn as Slack and Teams would show them.</p>';
+      }
+      rendered.clear();
+      return;
+    }
+    $$(":scope > .empty", root).forEach((e) => e.remove());
+    const ids = new Set(channels.map((c) => c.id));
+    $$(":scope > .channel", root).forEach((el) => {
+      if (!ids.has(el.dataset.channelId)) { el.remove(); rendered.delete(el.dataset.channelId); }
+    });
+    for (const ch of channels) {
+      const json = JSON.stringify(ch);
+      let el = $$(":scope > .channel", root).find((x) => x.dataset.channelId === ch.id);
+      if (!el) {
+        el = document.createElement("article");
+        el.className = "channel " + (ch.kind === "teams" ? "teams" : "slack");
+        el.dataset.channelId = ch.id;
+        el.dataset.kind = ch.kind;
+        root.append(el);
+      }
+      if (rendered.get(ch.id) === json) continue;
+      const before = rendered.has(ch.id) ? JSON.parse(rendered.get(ch.id)).messages.length : -1;
+      rendered.set(ch.id, json);
+      el.innerHTML = channelPane(ch);
+      const body = $(".ch-body", el);
+      if (ch.messages.length !== before) body.scrollTop = body.scrollHeight;
+    }
+  }
+
+  $("#channels").addEventListener("click", async (e) => {
+    const btn = e.target.closest("button");
+    if (!btn) return;
+    const out = $("#click-result");
+    if (btn.dataset.actionId !== undefined) {
+      btn.disabled = true;
+      const user = $("#slack-user").value.trim() || "amy";
+      try {
+        const { data } = await api("POST", "/sandbox/api/slack/click", {
+          channel: btn.dataset.channel, ts: btn.dataset.ts, action_id: btn.dataset.actionId, user,
+        });
+        say(out, "Signed block_actions (" + btn.dataset.actionId + ", as " + user + ") \u2192 " +
+          "/v1/webhooks/slack/interactions answered " + data.status + (data.answer ? ": " + data.answer : ""), data.status === 200);
+      } catch (err) {
+        say(out, err.status + ": " + err.message, false);
+        btn.disabled = false;
+      }
+      refresh();
+    } else if (btn.dataset.test) {
+      try {
+        await api("POST", "/v1/settings/notifications/" + encodeURIComponent(btn.dataset.test) + "/test", { message: "This is a test notification from the chatnotify sandbox." });
+        say(out, "Test message sent.", true);
+      } catch (err) {
+        say(out, "Test failed: " + err.message, false);
+      }
+      refresh();
+    } else if (btn.dataset.delete) {
+      try {
+        await api("DELETE", "/v1/settings/notifications/" + encodeURIComponent(btn.dataset.delete));
+      } catch (err) {
+        say(out, "Remove failed: " + err.message, false);
+      }
+      refresh();
+    }
+  });
+
+  // ---- Approvals and audit -------------------------------------------------
+
+  function when(t) {
+    const d = new Date(t);
+    return isNaN(d) ? "" : d.toLocaleString(undefined, { month: "short", day: "numeric", hour: "numeric", minute: "2-digit", second: "2-digit" });
+  }
+
+  function drawApprovals(list) {
+    const root = $("#approvals");
+    if (!list.length) {
+      root.innerHTML = '<p class="empty">Requests you raise show up here with their status.</p>';
+      return;
+    }
+    root.innerHTML = '<ul class="approvals">' + list.map((r) =>
+      '<li data-approval-id="' + esc(r.id) + '"><div class="ap-head"><span class="ap-title">' + esc(r.title) + "</span>" +
+      '<span class="status status-' + esc(r.status) + '">' + esc(r.status) + "</span></div>" +
+      '<div class="ap-meta"><code>' + esc(r.id) + "</code> \u00b7 risk " + esc(r.risk_score) + (r.agent ? " \u00b7 " + esc(r.agent) : "") + "</div>" +
+      (r.review_notes ? '<div class="ap-notes">' + esc(r.review_notes) + (r.reviewed_at ? " \u00b7 " + esc(when(r.reviewed_at)) : "") + "</div>" : "") +
+      "</li>").join("") + "</ul>";
+  }
+
+  function drawAudit(entries) {
+    const root = $("#audit");
+    if (!entries.length) {
+      root.innerHTML = '<p class="empty">Decisions are audited here (GET /v1/audit).</p>';
+      return;
+    }
+    root.innerHTML = '<ol class="audit">' + entries.map((e) =>
+      '<li><div><b>' + esc(e.action) + '</b> <span class="status status-' + esc(e.decision) + '">' + esc(e.decision) + "</span></div>" +
+      '<div class="ap-meta">' + (e.actor ? esc(e.actor) + (e.actor_verified ? " (verified)" : " (unverified)") + " via " + esc(e.source) + " \u00b7 " : "") +
+      "risk " + esc(e.risk_score) + " \u00b7 <code>" + esc(e.approval_id) + "</code></div>" +
+      '<div class="ap-meta">' + esc(when(e.at)) + "</div></li>").join("") + "</ol>";
+  }
+
+  // ---- Polling ------------------------------------------------------------
+
+  const last = {};
+  function changed(key, value) {
+    const json = JSON.stringify(value);
+    if (last[key] === json) return false;
+    last[key] = json;
+    return true;
+  }
+
+  let busy = false;
+  async function refresh() {
+    if (busy) return;
+    busy = true;
+    try {
+      const [state, audit, ...approvals] = await Promise.all([
+        api("GET", "/sandbox/api/state"),
+        api("GET", "/v1/audit?limit=50"),
+        ...approvalIDs.map((id) => api("GET", "/v1/approvals/" + encodeURIComponent(id)).catch((err) => (err.status === 404 ? null : Promise.reject(err)))),
+      ]);
+      const found = approvals.filter(Boolean).map((x) => x.data);
+      if (found.length !== approvalIDs.length) {
+        approvalIDs = found.map((r) => r.id);
+        sessionStorage.setItem(approvalsKey, JSON.stringify(approvalIDs));
+      }
+      if (changed("channels", state.data.channels)) drawChannels(state.data.channels);
+      if (changed("approvals", found)) drawApprovals(found);
+      if (changed("audit", audit.data.entries)) drawAudit(audit.data.entries || []);
+      $("#live").className = "live";
+      $("#live").textContent = "live";
+    } catch (err) {
+      $("#live").className = "live down";
+      $("#live").textContent = "server unreachable";
+    } finally {
+      busy = false;
+    }
+  }
+
+  fillChannelForm();
+  refresh();
+  setInterval(refresh, 1000);
+})();
