@@ -221,7 +221,7 @@ func (s *sandbox) state(w http.ResponseWriter, r *http.Request) {
 		masked := ch.Config.Masked()
 		switch {
 		case ch.Type == notify.Teams:
-			sc.Kind, sc.Where = "teams", "webhook "+masked.WebhookURL
+			sc.Kind, sc.Where = "teams", masked.WebhookURL
 			p := urlPath(ch.Config.WebhookURL)
 			for i, m := range teamsMsgs {
 				if m.Path == p && m.Answer/100 == 2 {
@@ -229,10 +229,10 @@ func (s *sandbox) state(w http.ResponseWriter, r *http.Request) {
 				}
 			}
 		case ch.UsesBot():
-			sc.Kind, sc.Where = "bot", "#"+ch.Config.ChannelID+" · bot token "+masked.BotToken
+			sc.Kind, sc.Where = "bot", ch.Config.ChannelID+" · "+masked.BotToken
 			sc.Messages = appendSlack(sc.Messages, slackMsgs, ch.Config.ChannelID)
 		default:
-			sc.Kind, sc.Where = "webhook", "incoming webhook "+masked.WebhookURL
+			sc.Kind, sc.Where = "webhook", masked.WebhookURL
 			sc.Messages = appendSlack(sc.Messages, slackMsgs, urlPath(ch.Config.WebhookURL))
 		}
 		out = append(out, sc)

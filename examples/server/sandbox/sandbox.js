@@ -374,7 +374,11 @@
   // ---- Channels ---------------------------------------------------------
 
   const slackName = (n) => n.toLowerCase().split(/\s+/).filter(Boolean).join("-") || "sandbox";
-  const kindLabel = { bot: "Slack · bot token", webhook: "Slack · incoming webhook", teams: "Microsoft Teams · webhook" };
+  function kindLabel(ch) {
+    if (ch.kind === "bot") return "Slack \u00b7 bot token";
+    if (ch.kind === "webhook") return "Slack \u00b7 incoming webhook";
+    return /logic\.azure\.com|powerplatform\.com/.test(ch.where) ? "Teams \u00b7 Workflows" : "Teams \u00b7 incoming webhook";
+  }
   const rendered = new Map(); // channel id -> JSON last drawn
 
   function channelPane(ch) {
@@ -383,7 +387,7 @@
       ? ch.messages.map((m) => (ch.kind === "teams" ? teamsMessage(m) : slackMessage(m, ch))).join("")
       : '<p class="empty">No messages yet. Raise an event it is subscribed to.</p>';
     return '<header class="ch-head"><div><div class="ch-title">' + title + '</div><div class="ch-sub">' +
-      esc(kindLabel[ch.kind]) + " · " + esc(ch.where) + '</div><div class="ch-events">' +
+      esc(kindLabel(ch)) + " \u00b7 " + esc(ch.where) + '</div><div class="ch-events">' +
       ch.events.map((e) => '<span class="chip">' + esc(e) + "</span>").join("") + "</div></div>" +
       '<div class="ch-tools"><button type="button" class="link" data-test="' + esc(ch.id) + '">Send test</button>' +
       '<button type="button" class="link" data-delete="' + esc(ch.id) + '">Remove</button></div></header>' +
@@ -435,8 +439,10 @@
         const { data } = await api("POST", "/sandbox/api/slack/click", {
           channel: btn.dataset.channel, ts: btn.dataset.ts, action_id: btn.dataset.actionId, user,
         });
-        say(out, "Signed block_actions (" + btn.dataset.actionId + ", as " + user + ") \u2192 " +
-          "/v1/webhooks/slack/interactions answered " + data.status + (data.answer ? ": " + data.answer : ""), data.status === 200);
+        let answer = data.answer;
+        try { answer = JSON.parse(data.answer).text || answer; } catch { /* not JSON: show as is */ }
+        say(out, "Sent a signed block_actions (" + btn.dataset.actionId + ", as " + user + "). " +
+          "/v1/webhooks/slack/interactions answered " + data.status + (answer ? ": " + answer : "."), data.status === 200);
       } catch (err) {
         say(out, err.status + ": " + err.message, false);
         btn.disabled = false;

@@ -1,0 +1,239 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/chatnotify/chatnotify/approval"
+)
+
+// The end-to-end test of the sandbox page in headless Chromium (Debian's
+// chromium package). It skips when Chromium is absent, except under CI
+// (CI=true), where that is a failure.
+//
+// With CHATNOTIFY_SCREENSHOTS=DIR (relative to the repository root, e.g.
+// docs/screenshots) it also saves the README's screenshots there.
+
+// chromiumPath finds Chromium or skips (fails under CI).
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "/usr/bin/chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("Chromium is not installed (apt-get install chromium); CI must run the browser test")
+	}
+	t.Skip("Chromium is not installed (apt-get install chromium): skipping the browser test")
+	return ""
+}
+
+// newBrowser starts headless Chromium with a fresh profile and no
+// background traffic (the machine may be offline).
+func newBrowser(t *testing.T, execPath string) context.Context {
+	t.Helper()
+	profile := t.TempDir()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(execPath),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.UserDataDir(profile),
+		chromedp.WindowSize(1440, 1000),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("hide-scrollbars", true),
+		chromedp.Flag("mute-audio", true),
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	// Registered after TempDir, so it runs first: the browser is gone
+	// before its profile is removed.
+	t.Cleanup(func() {
+		chromedp.Cancel(ctx)
+		cancel()
+		cancelAlloc()
+	})
+	require.NoError(t, chromedp.Do(ctx), "starting Chromium")
+	return ctx
+}
+
+// screenshots saves PNGs of the page when CHATNOTIFY_SCREENSHOTS is set.
+type screenshots struct{ dir string }
+
+func newScreenshots(t *testing.T) screenshots {
+	dir := os.Getenv("CHATNOTIFY_SCREENSHOTS")
+	if dir == "" || filepath.IsAbs(dir) {
+		return screenshots{dir}
+	}
+	// Relative to the repository root (go test runs in the package).
+	root, err := filepath.Abs("../..")
+	require.NoError(t, err)
+	return screenshots{filepath.Join(root, dir)}
+}
+
+// take scrolls the page so that sel is near the top (or to the very top
+// when sel is "") and saves the viewport as name.
+func (s screenshots) take(t *testing.T, ctx context.Context, name, sel string) {
+	t.Helper()
+	if s.dir == "" {
+		return
+	}
+	scroll := `window.scrollTo(0, 0)`
+	if sel != "" {
+		scroll = `document.querySelector('` + sel + `').scrollIntoView({block: "start"}); window.scrollBy(0, -20)`
+	}
+	_, err := chromedp.Run(ctx, chromedp.Evaluate[any](scroll+`; document.activeElement && document.activeElement.blur()`))
+	require.NoError(t, err)
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	require.NoError(t, err)
+	require.NoError(t, os.MkdirAll(s.dir, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(s.dir, name), png, 0o644))
+	t.Logf("saved %s", filepath.Join(s.dir, name))
+}
+
+// waitFor polls a JavaScript condition until it is true.
+func waitFor(ctx context.Context, what, js string) error {
+	_, err := chromedp.Run(ctx, chromedp.Poll[bool](js, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(20*time.Second)))
+	if err != nil {
+		return errors.New("waiting for " + what + ": " + err.Error())
+	}
+	return nil
+}
+
+func TestSandboxInBrowser(t *testing.T) {
+	chromium := chromiumPath(t)
+	s := startSandboxApp(t)
+	shots := newScreenshots(t)
+	ctx := newBrowser(t, chromium)
+	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.EmulateViewport(1440, 900),
+		chromedp.Navigate(s.base+"/sandbox"),
+		chromedp.WaitVisible(`#channel-form`),
+		chromedp.WaitVisible(`#live`),
+	))
+
+	// Slack, bot token: create the channel, raise a request, click Approve.
+	const slackPane = `.channel[data-kind="bot"]`
+	var approvalID string
+	t.Run("Slack: Approve replaces the message and approves the request", func(t *testing.T) {
+		require.NoError(t, chromedp.Do(ctx,
+			chromedp.Click(`#create-channel`),
+			chromedp.WaitVisible(slackPane),
+			chromedp.Click(`#raise-approval`),
+			chromedp.WaitVisible(slackPane+` .sk-btn[data-action-id="approve_action"]`),
+			chromedp.WaitVisible(`#approvals li[data-approval-id]`),
+		))
+		attr, err := chromedp.Run(ctx, chromedp.AttributeValue(`#approvals li[data-approval-id]`, "data-approval-id"))
+		require.NoError(t, err)
+		require.True(t, attr.Exists)
+		approvalID = attr.Value
+		before, err := chromedp.Run(ctx, chromedp.Text(slackPane+` .sk-msg`))
+		require.NoError(t, err)
+		assert.Contains(t, before, "Approval requested")
+		assert.Contains(t, before, "Delete production database backups")
+		shots.take(t, ctx, "sandbox-slack-approval.png", "")
+
+		require.NoError(t, chromedp.Do(ctx, chromedp.Click(slackPane+` .sk-btn[data-action-id="approve_action"]`)))
+		require.NoError(t, waitFor(ctx, "the APPROVED replacement, through both paths", `(() => {
+			const m = document.querySelector('`+slackPane+` .sk-msg');
+			const edits = m ? Array.from(m.querySelectorAll('.sk-meta .chip'), c => c.textContent) : [];
+			return !!m && m.innerText.includes("APPROVED by amy") && !m.querySelector("[data-action-id]") &&
+				edits.includes("response_url") && edits.includes("chat.update");
+		})()`))
+		require.NoError(t, waitFor(ctx, "the approved status", `document.querySelector('#approvals li[data-approval-id="`+approvalID+`"] .status')?.textContent === "approved"`))
+		require.NoError(t, waitFor(ctx, "the audit entry", `document.querySelector('#audit')?.innerText.includes("amy (verified) via slack")`))
+		notes, err := chromedp.Run(ctx, chromedp.Text(`#approvals li[data-approval-id="`+approvalID+`"] .ap-notes`))
+		require.NoError(t, err)
+		assert.Contains(t, notes, "Approved by amy via Slack")
+		shots.take(t, ctx, "sandbox-slack-approved.png", "")
+
+		var got approval.Request
+		s.call(t, "GET", "/v1/approvals/"+approvalID, nil, &got)
+		assert.Equal(t, approval.StatusApproved, got.Status)
+		assert.Equal(t, approval.SourceSlack, got.ReviewSource)
+		assert.Equal(t, "amy", got.ReviewedBy)
+	})
+
+	// Teams: create the channel, raise a request, follow the card's
+	// signed Approve link and confirm.
+	const teamsPane = `.channel[data-kind="teams"]`
+	t.Run("Teams: the Approve link decides and a result card follows", func(t *testing.T) {
+		require.NoError(t, chromedp.Do(ctx,
+			chromedp.Click(`#channel-kind button[data-kind="teams"]`),
+			chromedp.Click(`#create-channel`),
+			chromedp.WaitVisible(teamsPane),
+			chromedp.SetValue(`#approval-form input[name="title"]`, "Rotate the production API keys"),
+			chromedp.SetValue(`#approval-form input[name="risk_score"]`, "55"),
+			chromedp.SetValue(`#approval-form input[name="agent"]`, "secrets-bot"),
+			chromedp.SetValue(`#approval-form input[name="action"]`, "kms:RotateKey"),
+			chromedp.SetValue(`#approval-form textarea[name="description"]`, "Scheduled rotation of the keys used by the payments API."),
+			chromedp.Click(`#raise-approval`),
+			chromedp.WaitVisible(teamsPane+` .ac-action[data-title="Approve"]`),
+		))
+		card, err := chromedp.Run(ctx, chromedp.Text(teamsPane+` .ac-card`))
+		require.NoError(t, err)
+		assert.Contains(t, card, "Rotate the production API keys")
+		shots.take(t, ctx, "sandbox-teams-card.png", teamsPane)
+
+		href, err := chromedp.Run(ctx, chromedp.AttributeValue(teamsPane+` .ac-action[data-title="Approve"]`, "href"))
+		require.NoError(t, err)
+		require.True(t, href.Exists)
+		link := href.Value
+		require.True(t, strings.HasPrefix(link, s.base+approval.TeamsInteractionsPath+"?token="), link)
+
+		require.NoError(t, chromedp.Do(ctx,
+			chromedp.Navigate(link),
+			chromedp.WaitVisible(`input[name="name"]`),
+			chromedp.SetValue(`input[name="name"]`, "Jordan Lee"),
+			chromedp.Click(`button[type="submit"]`),
+			chromedp.WaitNotPresent(`input[name="name"]`),
+		))
+		page, err := chromedp.Run(ctx, chromedp.Text(`main`))
+		require.NoError(t, err)
+		assert.Contains(t, page, "Approved")
+
+		require.NoError(t, chromedp.Do(ctx,
+			chromedp.Navigate(s.base+"/sandbox"),
+			chromedp.WaitVisible(teamsPane),
+		))
+		require.NoError(t, waitFor(ctx, "the Teams result card", `(() => {
+			const cards = document.querySelectorAll('`+teamsPane+` .ac-card');
+			return cards.length === 2 && cards[1].innerText.includes("APPROVED by Jordan Lee");
+		})()`))
+		require.NoError(t, waitFor(ctx, "the Slack copy rewritten with chat.update", `Array.from(document.querySelectorAll('`+slackPane+` .sk-msg'))
+			.some(m => m.innerText.includes("Rotate the production API keys") && m.innerText.includes("APPROVED by Jordan Lee") && !m.querySelector("[data-action-id]"))`))
+		shots.take(t, ctx, "sandbox-teams-result.png", teamsPane)
+
+		attr, err := chromedp.Run(ctx, chromedp.AttributeValue(`#approvals li[data-approval-id]`, "data-approval-id"))
+		require.NoError(t, err)
+		id := attr.Value
+		require.NotEqual(t, approvalID, id, "the newest request is listed first")
+		require.NoError(t, waitFor(ctx, "the approved status", `document.querySelector('#approvals li[data-approval-id="`+id+`"] .status')?.textContent === "approved"`))
+		var got approval.Request
+		s.call(t, "GET", "/v1/approvals/"+id, nil, &got)
+		assert.Equal(t, approval.StatusApproved, got.Status)
+		assert.Equal(t, approval.SourceTeams, got.ReviewSource)
+		assert.Equal(t, "Jordan Lee", got.ReviewedBy)
+	})
+}
