@@ -19,7 +19,7 @@ var envVars = []envVar{
 	{"DATABASE_URL", "sqlite:chatnotify.db", "store: sqlite:PATH, postgres://… or memory:"},
 	{"ADMIN_TOKEN", "(generated, printed at start)", "Bearer token of an admin of org \"default\""},
 	{"VIEWER_TOKEN", "(none)", "Bearer token of a non-admin member of org \"default\""},
-	{"SLACK_SIGNING_SECRET", "(none: Slack requests are NOT verified; generated with -sandbox)", "signing secret of your Slack app; previous secrets after a comma"},
+	{"SLACK_SIGNING_SECRET", "(none: NOT verified; random with -sandbox)", "signing secret of your Slack app; previous secrets after a comma"},
 	{"SLACK_API_URL", "https://slack.com/api/", "Slack Web API base URL"},
 	{"TEAMS_HMAC_SECRET", "(none)", "base64 secret of a Teams outgoing webhook, to accept HMAC-signed callbacks"},
 	{"ACTION_TOKEN_SECRET", "(random per start)", "secret (≥ 32 bytes) signing Teams Approve/Deny links"},

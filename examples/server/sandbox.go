@@ -12,6 +12,7 @@ import (
 	"html/template"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -89,6 +90,9 @@ func newSandbox(a *app) (*sandbox, error) {
 		direct: &http.Client{Timeout: 10 * time.Second},
 		page:   page,
 		static: http.StripPrefix("/sandbox/static/", http.FileServerFS(static)),
+	}
+	if host, _, err := net.SplitHostPort(a.cfg.Addr); err != nil || !webhookurl.IsLoopback(host) {
+		a.warn("Sandbox mode listening beyond loopback (ADDR=" + a.cfg.Addr + "): the /sandbox page hands the admin token to anyone who opens it. Use ADDR=127.0.0.1:8080.")
 	}
 	s.routed = &http.Client{Timeout: 30 * time.Second, Transport: &fakeRouter{
 		slack: mustParse(s.slack.URL()),

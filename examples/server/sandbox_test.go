@@ -176,6 +176,32 @@ func TestSandboxGeneratesSigningSecret(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 }
 
+func TestSandboxWarnsBeyondLoopback(t *testing.T) {
+	for _, tc := range []struct {
+		addr string
+		warn bool
+	}{
+		{"127.0.0.1:8080", false},
+		{"localhost:8080", false},
+		{"[::1]:8080", false},
+		{"0.0.0.0:8080", true},
+		{":8080", true},
+	} {
+		t.Run(tc.addr, func(t *testing.T) {
+			cfg := loadConfig(func(string) string { return "" })
+			cfg.DatabaseURL, cfg.Sandbox, cfg.Addr = "memory:", true, tc.addr
+			a, err := newApp(context.Background(), cfg, slog.New(slog.DiscardHandler))
+			require.NoError(t, err)
+			t.Cleanup(func() { a.Close(context.Background()) })
+			warned := false
+			for _, w := range a.warnings {
+				warned = warned || strings.Contains(w, "hands the admin token to anyone")
+			}
+			assert.Equal(t, tc.warn, warned, "%q", a.warnings)
+		})
+	}
+}
+
 func TestSandboxPage(t *testing.T) {
 	s := startSandboxApp(t)
 	t.Run("serves the page with the admin token and a strict CSP", func(t *testing.T) {
