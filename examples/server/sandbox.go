@@ -71,6 +71,10 @@ type sandbox struct {
 	static http.Handler
 }
 
+// errSandboxSecret is returned when the sandbox would sign clicks without
+// a secret; newApp generates one in sandbox mode.
+var errSandboxSecret = errors.New("sandbox: no Slack signing secret")
+
 func newSandbox(a *app) (*sandbox, error) {
 	if len(a.cfg.SlackSecrets) == 0 {
 		return nil, errSandboxSecret
@@ -130,13 +134,13 @@ type fakeRouter struct {
 func (f *fakeRouter) RoundTrip(r *http.Request) (*http.Response, error) {
 	host := strings.ToLower(r.URL.Hostname())
 	var to *url.URL
-	switch {
-	case r.URL.Scheme != "https":
-		to = nil
-	case host == "slack.com", host == "hooks.slack.com":
-		to = f.slack
-	case webhookurl.HostAllowed(host, teamsHosts):
-		to = f.teams
+	if r.URL.Scheme == "https" {
+		switch {
+		case host == "slack.com", host == "hooks.slack.com":
+			to = f.slack
+		case webhookurl.HostAllowed(host, teamsHosts):
+			to = f.teams
+		}
 	}
 	if to == nil {
 		if r.Body != nil {
@@ -417,7 +421,3 @@ func randomHex(n int) string {
 	rand.Read(b)
 	return hex.EncodeToString(b)
 }
-
-// errSandboxSecret is returned when the sandbox would sign clicks without
-// a secret; newApp generates one in sandbox mode.
-var errSandboxSecret = errors.New("sandbox: no Slack signing secret")
