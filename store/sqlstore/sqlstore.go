@@ -210,7 +210,7 @@ func openSQLite(ctx context.Context, path string, opts *Options) (*Store, error)
 	w.SetMaxIdleConns(1)
 	// Set up the file (WAL mode, schema) through the writer before any
 	// reader connects.
-	if err := w.PingContext(ctx); err != nil {
+	if err := pingSQLite(ctx, w); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlstore: opening SQLite file: %w", err)
 	}
@@ -222,6 +222,31 @@ func openSQLite(ctx context.Context, path string, opts *Options) (*Store, error)
 	r.SetMaxOpenConns(4)
 	r.SetMaxIdleConns(4)
 	return finishOpen(ctx, SQLite, w, r, opts)
+}
+
+// pingSQLite opens the first connection of db, retrying while the file is
+// locked. Switching a new file to WAL mode needs an exclusive lock and
+// SQLite reports SQLITE_BUSY for it at once, without waiting for the
+// busy_timeout, when another process or pool is opening the same file.
+func pingSQLite(ctx context.Context, db *sql.DB) error {
+	delay := 5 * time.Millisecond
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := db.PingContext(ctx)
+		var se *sqlite.Error
+		busy := errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
+		if !busy || time.Now().After(deadline) {
+			return err
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		delay = min(2*delay, 200*time.Millisecond)
+	}
 }
 
 func openPostgres(ctx context.Context, dsn string, opts *Options) (*Store, error) {
