@@ -121,19 +121,21 @@ func parseSlackPayload(b []byte, p *slackPayload) error {
 				return nil
 			}
 			p.actions, p.action = 0, slackAction{}
+			var later slackAction // elements after the first are checked, not kept
 			return s.array(depth, func(depth int) error {
 				p.actions++
+				a := &p.action
 				if p.actions > 1 {
-					return s.skip(depth)
+					a = &later
 				}
 				return s.objectOrNull(depth, func(key []byte, depth int) error {
 					switch string(key) {
 					case "action_id":
-						return s.str(&p.action.actionID)
+						return s.str(&a.actionID)
 					case "name":
-						return s.str(&p.action.name)
+						return s.str(&a.name)
 					case "value":
-						return s.str(&p.action.value)
+						return s.str(&a.value)
 					}
 					return s.skip(depth)
 				})
