@@ -93,11 +93,14 @@ type SlackOptions struct {
 	// response_url lives).
 	SendQueue int
 	// MaxDeferral is how long a replacement may wait for a quiet moment.
-	// Sends run at background priority: while clicks keep arriving (no
-	// 2 ms gap between two of them), a send waits, so that under a burst
-	// the CPU goes to acknowledging clicks within Slack's 3 seconds rather
-	// than to cosmetic message updates. After MaxDeferral it is sent
-	// anyway. Defaults to 10 s; a negative value sends at once.
+	// Sends run at background priority: a send waits while clicks keep
+	// arriving (it looks again after 2 ms, then at doubling intervals up
+	// to 32 ms, and goes as soon as no click arrived in between), so that
+	// under a burst the CPU goes to acknowledging clicks within Slack's
+	// 3 seconds rather than to message updates, which Slack accepts for
+	// 30 minutes. After MaxDeferral it is sent anyway. With clicks spaced
+	// more than a few milliseconds apart, as in normal use, sends go out
+	// at once. Defaults to 10 s; a negative value never defers.
 	MaxDeferral time.Duration
 	// Verified reports whether r's Slack signature was verified, which
 	// marks the reviewer as verified ([Reviewer.Verified]) in the request
@@ -359,6 +362,11 @@ func (h *SlackHandler) interaction(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case err == nil:
+		if h.log.Enabled(ctx, slog.LevelDebug) {
+			h.log.LogAttrs(ctx, slog.LevelDebug, "slack: decision recorded",
+				slog.String("approval_id", id), slog.String("action", action),
+				slog.String("reviewer_id", rv.ID), slog.String("status", string(req.Status)))
+		}
 		out = append(out, `{"replace_original":true,"text":"`...)
 		out = appendSlackResultLine(out, req.Status, req.ReviewedBy, true)
 		out = append(out, `"}`...)
@@ -798,6 +806,7 @@ func (s *slackSender) close(ctx context.Context) error {
 	running := s.running
 	s.mu.Unlock()
 	if running == 0 {
+		s.cancel()
 		return nil
 	}
 	done := make(chan struct{})
@@ -807,6 +816,7 @@ func (s *slackSender) close(ctx context.Context) error {
 	}()
 	select {
 	case <-done:
+		s.cancel()
 		return nil
 	case <-ctx.Done():
 		s.cancel()

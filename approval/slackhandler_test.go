@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -967,4 +968,32 @@ func TestNewSlackHandlerErrors(t *testing.T) {
 	h, err := approval.NewSlackHandler(svc, nil)
 	require.NoError(t, err)
 	assert.NoError(t, h.Close(t.Context()), "Close without any send")
+}
+
+func ExampleNewSlackHandler() {
+	store := memstore.New()
+	svc, _ := approval.NewService(store, store, nil)
+	store.CreateApproval(context.Background(), approval.Request{
+		ID: "apr-1", OrgID: "org-1", Title: "Deploy to production", RiskScore: 40,
+	})
+	h, _ := approval.NewSlackHandler(svc, nil)
+	defer h.Close(context.Background())
+	// In production, mount it behind slackverify:
+	//	mux.Handle(approval.SlackInteractionsPath, verifier.Middleware(h))
+
+	// Slack POSTs a form whose payload field holds the click.
+	payload := `{"type":"block_actions","user":{"id":"U0AMY","username":"amy"},` +
+		`"actions":[{"action_id":"approve_action","value":"apr-1"}]}`
+	r := httptest.NewRequest(http.MethodPost, approval.SlackInteractionsPath,
+		strings.NewReader("payload="+url.QueryEscape(payload)))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+
+	fmt.Println(w.Code, w.Body.String())
+	decided, _ := store.GetApproval(context.Background(), "apr-1")
+	fmt.Println(decided.Status, "-", decided.ReviewNotes)
+	// Output:
+	// 200 {"replace_original":true,"text":":white_check_mark: *APPROVED* by amy"}
+	// approved - Approved by amy via Slack
 }
