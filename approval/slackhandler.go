@@ -73,7 +73,8 @@ type SlackOptions struct {
 	// Defaults to 1 MiB.
 	MaxBodyBytes int64
 	// HTTPClient sends the replacement messages to response_urls. Defaults
-	// to a client keeping SendWorkers idle connections per host.
+	// to a client that follows no redirects and keeps SendWorkers idle
+	// connections per host; a client of your own should do the same.
 	HTTPClient *http.Client
 	// AllowLoopbackResponseURLs also accepts http and https response_urls
 	// on loopback addresses, for tests and local sandboxes only. By
@@ -217,7 +218,13 @@ func NewSlackHandler(svc *Service, opts *SlackOptions) (*SlackHandler, error) {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.MaxIdleConnsPerHost = o.SendWorkers
 		tr.MaxIdleConns = max(tr.MaxIdleConns, o.SendWorkers)
-		o.HTTPClient = &http.Client{Transport: tr, Timeout: o.ReplaceTimeout}
+		o.HTTPClient = &http.Client{
+			Transport: tr,
+			Timeout:   o.ReplaceTimeout,
+			// A response_url is checked before the send; a redirect must
+			// not lead anywhere else.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
 	}
 	h := &SlackHandler{
 		svc:      svc,

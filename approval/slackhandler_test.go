@@ -997,3 +997,20 @@ func ExampleNewSlackHandler() {
 	// 200 {"replace_original":true,"text":":white_check_mark: *APPROVED* by amy"}
 	// approved - Approved by amy via Slack
 }
+
+func TestSlackHandlerDoesNotFollowRedirects(t *testing.T) {
+	elsewhere := newFakeSlack(t)
+	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, elsewhere.url(), http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(redirector.Close)
+	e := newSlackEnv(t, nil)
+	e.create(t, approval.Request{ID: "apr-1"})
+
+	post(t, e.handler, formBody(blockActions("approve_action", "apr-1", nil, redirector.URL+"/actions/T/1/x")))
+	e.settle(t)
+
+	assert.Empty(t, elsewhere.recorded())
+	assert.Contains(t, e.logs.String(), "message not replaced")
+	assert.Contains(t, e.logs.String(), "status=307")
+}
