@@ -51,7 +51,8 @@ type ApprovalStore interface {
 
 	// DecideApproval moves the request id out of StatusPending into
 	// o.Status, recording o's reviewer, source, notes and time, and returns
-	// the updated request. It is atomic: of any number of concurrent calls
+	// the updated request. o.Status must be StatusApproved, StatusDenied
+	// or StatusExpired; any other status is an error. It is atomic: of any number of concurrent calls
 	// for one request, from any number of processes, exactly one succeeds.
 	// The others, and any later call, return the current request with
 	// ErrNotPending. It returns ErrNotFound when there is no such request.

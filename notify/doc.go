@@ -182,9 +182,9 @@
 // title cannot mention @channel or forge a link. Texts are cut to Block
 // Kit's limits (3000 characters a section, 150 a header, 2000 a field, 50
 // blocks), never refused. An approval request sent with a bot token
-// carries Approve ([SlackApproveAction], primary) and Deny
-// ([SlackDenyAction], danger) buttons whose value is the request ID, and
-// a "View in console" link button ([SlackConsoleAction]) when a console
+// carries Approve ([approval.SlackApproveAction], primary) and Deny
+// ([approval.SlackDenyAction], danger) buttons whose value is the request ID, and
+// a "View in console" link button ([approval.SlackConsoleAction]) when a console
 // link is known. Sent through an incoming webhook, which cannot receive
 // clicks, it carries only the console link. A [TestMessage] is plain
 // text.

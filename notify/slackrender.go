@@ -25,14 +25,6 @@ const (
 	slackMaxFallback    = 3000 // the message's top-level text
 )
 
-// Slack action IDs of the buttons on an approval request (the spec's
-// names, handled by approval's Slack interaction handler).
-const (
-	SlackApproveAction = "approve_action"
-	SlackDenyAction    = "deny_action"
-	SlackConsoleAction = "view_console"
-)
-
 // slackMessage is a rendered Slack message: Block Kit blocks plus the
 // plain text shown in notifications and by clients without blocks.
 type slackMessage struct {
@@ -114,8 +106,8 @@ func (o slackRender) approval(r approval.Request) slackMessage {
 	fitsValue := r.ID != "" && len(r.ID) <= slackMaxButtonValue
 	if o.interactive && fitsValue {
 		buttons = append(buttons,
-			slack.NewButtonBlockElement(SlackApproveAction, r.ID, slackPlain("Approve", slackMaxButtonText)).WithStyle(slack.StylePrimary),
-			slack.NewButtonBlockElement(SlackDenyAction, r.ID, slackPlain("Deny", slackMaxButtonText)).WithStyle(slack.StyleDanger),
+			slack.NewButtonBlockElement(approval.SlackApproveAction, r.ID, slackPlain("Approve", slackMaxButtonText)).WithStyle(slack.StylePrimary),
+			slack.NewButtonBlockElement(approval.SlackDenyAction, r.ID, slackPlain("Deny", slackMaxButtonText)).WithStyle(slack.StyleDanger),
 		)
 	}
 	switch {
@@ -241,7 +233,7 @@ func slackContext(mrkdwn string) *slack.ContextBlock {
 }
 
 func slackLinkButton(u string) *slack.ButtonBlockElement {
-	return slack.NewButtonBlockElement(SlackConsoleAction, "", slackPlain("View in console", slackMaxButtonText)).WithURL(u)
+	return slack.NewButtonBlockElement(approval.SlackConsoleAction, "", slackPlain("View in console", slackMaxButtonText)).WithURL(u)
 }
 
 // slackLink is a mrkdwn link. u has passed safeLink, so it holds no

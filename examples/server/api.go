@@ -87,6 +87,16 @@ func (a *app) createApproval(w http.ResponseWriter, r *http.Request) {
 		req.ExpiresAt = time.Now().Add(time.Duration(in.ExpiresInSeconds) * time.Second)
 	}
 	created, err := a.svc.Create(r.Context(), req)
+	if errors.Is(err, approval.ErrConflict) {
+		// Creating with a client-chosen ID is idempotent: the same request
+		// sent again (a retry) answers 200 with what is stored and notifies
+		// no one twice; a different request under that ID is a conflict.
+		if old, gerr := a.svc.Get(r.Context(), in.ID); gerr == nil && sameRequest(old, req) {
+			w.Header().Set("Location", "/v1/approvals/"+old.ID)
+			httpjson.Write(w, http.StatusOK, old)
+			return
+		}
+	}
 	if err != nil {
 		writeErr(w, err)
 		return
@@ -99,6 +109,16 @@ func (a *app) createApproval(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Location", "/v1/approvals/"+created.ID)
 	httpjson.Write(w, http.StatusCreated, created)
+}
+
+// sameRequest reports whether stored is the request a retry of in would
+// create: same organisation and same content (the deadline, relative to
+// the time of the call, is not compared).
+func sameRequest(stored, in approval.Request) bool {
+	return stored.OrgID == in.OrgID && stored.Title == strings.TrimSpace(in.Title) &&
+		stored.Description == in.Description && stored.Agent == in.Agent &&
+		stored.Action == in.Action && stored.RiskScore == in.RiskScore &&
+		stored.RequestedBy == in.RequestedBy && stored.ConsoleURL == in.ConsoleURL
 }
 
 // getApproval serves GET /v1/approvals/{id} to any member of the org.

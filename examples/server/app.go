@@ -71,7 +71,9 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 		return nil, err
 	}
 
-	client := http.DefaultClient
+	// nil lets the sender and the Slack handler use their own clients,
+	// which keep enough idle connections and follow no redirects.
+	var client *http.Client
 	if a.cfg.Sandbox {
 		if len(a.cfg.SlackSecrets) == 0 {
 			// The sandbox signs its Slack clicks with this secret, so that

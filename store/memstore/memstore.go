@@ -12,6 +12,7 @@ package memstore
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -44,8 +45,13 @@ type Store struct {
 	posts  map[string][]notify.Post // by approval ID
 
 	auditMu sync.RWMutex
-	audit   []approval.AuditEntry
+	// audit holds the trail in fixed-size chunks, so that appending never
+	// copies the entries written before.
+	audit [][]approval.AuditEntry
 }
+
+// auditChunk is the number of entries in one chunk of Store.audit.
+const auditChunk = 1024
 
 // New returns an empty Store.
 func New() *Store {
@@ -187,6 +193,11 @@ func (s *Store) GetApproval(ctx context.Context, id string) (approval.Request, e
 // DecideApproval implements [approval.ApprovalStore]. The check and the
 // change happen under one lock.
 func (s *Store) DecideApproval(ctx context.Context, id string, o approval.Outcome) (approval.Request, error) {
+	switch o.Status {
+	case approval.StatusApproved, approval.StatusDenied, approval.StatusExpired:
+	default:
+		return approval.Request{}, fmt.Errorf("memstore: outcome status %q does not decide a request", o.Status)
+	}
 	s.apMu.Lock()
 	defer s.apMu.Unlock()
 	r, ok := s.approvals[id]
@@ -224,7 +235,11 @@ func (s *Store) LogAudit(ctx context.Context, e approval.AuditEntry) error {
 	}
 	e.At = e.At.UTC().Truncate(time.Microsecond)
 	s.auditMu.Lock()
-	s.audit = append(s.audit, e)
+	if n := len(s.audit); n == 0 || len(s.audit[n-1]) == auditChunk {
+		s.audit = append(s.audit, make([]approval.AuditEntry, 0, auditChunk))
+	}
+	last := &s.audit[len(s.audit)-1]
+	*last = append(*last, e)
 	s.auditMu.Unlock()
 	return nil
 }
@@ -237,9 +252,11 @@ func (s *Store) ListAudit(ctx context.Context, orgID string, f approval.AuditFil
 	}
 	s.auditMu.RLock()
 	var out []approval.AuditEntry
-	for _, e := range s.audit {
-		if e.OrgID == orgID && (f.ApprovalID == "" || e.ApprovalID == f.ApprovalID) {
-			out = append(out, e)
+	for _, chunk := range s.audit {
+		for _, e := range chunk {
+			if e.OrgID == orgID && (f.ApprovalID == "" || e.ApprovalID == f.ApprovalID) {
+				out = append(out, e)
+			}
 		}
 	}
 	s.auditMu.RUnlock()
