@@ -22,7 +22,7 @@ var envVars = []envVar{
 	{"SLACK_SIGNING_SECRET", "(none: NOT verified; random with -sandbox)", "signing secret of your Slack app; previous secrets after a comma"},
 	{"SLACK_API_URL", "https://slack.com/api/", "Slack Web API base URL"},
 	{"TEAMS_HMAC_SECRET", "(none)", "base64 secret of a Teams outgoing webhook, to accept HMAC-signed callbacks"},
-	{"ACTION_TOKEN_SECRET", "(random per start)", "secret (≥ 32 bytes) signing Teams Approve/Deny links"},
+	{"ACTION_TOKEN_SECRET", "(random per start)", "secret (≥ 32 bytes) signing Teams Approve/Deny links; previous secrets after a comma"},
 	{"PUBLIC_URL", "http://ADDR", "public base URL of this server, used in Teams Approve/Deny links"},
 	{"CONSOLE_URL", "(none)", "base URL of your console; approvals link to CONSOLE_URL/approvals/ID"},
 	{"ENCRYPTION_KEY", "(none: secrets stored in plain text)", "base64 of 32 bytes: encrypts bot tokens and webhook URLs at rest (SQLite, PostgreSQL)"},

@@ -1,12 +1,3 @@
-// Package memstore is an in-memory implementation of chatnotify's store
-// interfaces: [notify.ChannelStore], [notify.PostStore],
-// [approval.ApprovalStore], [approval.AuditLogger] and
-// [approval.AuditLister].
-//
-// It is meant for tests, demos and single-process hosts that do not need
-// their data to survive a restart. Everything is lost when the process
-// exits. A Store is safe for concurrent use; its zero value is not usable,
-// call [New].
 package memstore
 
 import (
