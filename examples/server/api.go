@@ -70,7 +70,9 @@ func (a *app) createApproval(w http.ResponseWriter, r *http.Request) {
 		httpjson.WriteError(w, http.StatusBadRequest, "id must be 1 to 128 letters, digits, '.', '_', ':' or '-'")
 		return
 	}
-	if in.ExpiresInSeconds < 0 || time.Duration(in.ExpiresInSeconds)*time.Second > maxExpiry {
+	// Compared in seconds: multiplying first would overflow a Duration
+	// for huge values and let them through.
+	if in.ExpiresInSeconds < 0 || in.ExpiresInSeconds > int64(maxExpiry/time.Second) {
 		httpjson.WriteError(w, http.StatusBadRequest, "expires_in_seconds must be between 0 (never) and 2592000 (30 days)")
 		return
 	}
@@ -284,7 +286,14 @@ func strictUnmarshal(raw json.RawMessage, v any) error {
 		if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 			msg = "unknown field " + f
 		} else if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok && te.Field != "" {
-			msg = "field " + strconv.Quote(te.Field) + " has the wrong type"
+			// Field is a Go path through the embedded payload struct
+			// ("AgentStatusChanged.agent"); the client knows only the
+			// JSON name, and these payloads have no nested objects.
+			f := te.Field
+			if i := strings.LastIndexByte(f, '.'); i >= 0 {
+				f = f[i+1:]
+			}
+			msg = "field " + strconv.Quote(f) + " has the wrong type"
 		} else if _, ok := errors.AsType[*time.ParseError](err); ok {
 			msg = "times must be RFC 3339 strings"
 		}
