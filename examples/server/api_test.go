@@ -281,8 +281,6 @@ func TestAPIAuthentication(t *testing.T) {
 	assert.Empty(t, h.audit(t, ""))
 
 	t.Run("the scheme is case-insensitive", func(t *testing.T) {
-		r := h.send(t, "GET", "/v1/audit", "", "", nil)
-		require.Equal(t, http.StatusUnauthorized, r.Status)
 		req, _ := http.NewRequestWithContext(t.Context(), "GET", h.url+"/v1/audit", nil)
 		req.Header.Set("Authorization", "bearer "+testAdminToken)
 		resp, err := http.DefaultClient.Do(req)
@@ -692,10 +690,7 @@ func TestAudit(t *testing.T) {
 		assert.Len(t, h.audit(t, "?limit=1"), 1)
 		assert.Len(t, h.audit(t, "?limit=1000"), 3)
 	})
-	for _, l := range []string{"0", "-1", "1001", "abc", "1.5", ""} {
-		if l == "" {
-			continue // an empty limit means the default
-		}
+	for _, l := range []string{"0", "-1", "1001", "abc", "1.5"} {
 		t.Run("limit="+l+" is 400", func(t *testing.T) {
 			r := h.admin(t, "GET", "/v1/audit?limit="+l, nil)
 			assert.Equal(t, http.StatusBadRequest, r.Status)

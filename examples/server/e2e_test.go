@@ -111,8 +111,9 @@ func (e *e2eHost) testSlackClick(t *testing.T) {
 	assert.True(t, strings.HasPrefix(links["Deny"], prefix), links["Deny"])
 	assert.NotEqual(t, links["Approve"], links["Deny"])
 
+	e.waitRecorded(t, req.ID)
 	blockID := actionsBlockID(t, post.Blocks)
-	click := e.clickPayload(post.TS, blockID, approval.SlackApproveAction, req.ID,
+	click := e.clickPayload(e.slack.ResponseURL(e.slackChannel, post.TS), post.TS, blockID, approval.SlackApproveAction, req.ID,
 		map[string]any{"id": "U0AMYPOND1", "username": "apond", "name": "amypond", "team_id": "T0E2E"})
 
 	t.Run("unsigned and badly signed clicks are refused", func(t *testing.T) {
@@ -203,7 +204,7 @@ func (e *e2eHost) testSlackClick(t *testing.T) {
 	})
 
 	t.Run("a second click is told Already approved", func(t *testing.T) {
-		again := e.clickPayload(post.TS, blockID, approval.SlackDenyAction, req.ID,
+		again := e.clickPayload(e.slack.ResponseURL(e.slackChannel, post.TS), post.TS, blockID, approval.SlackDenyAction, req.ID,
 			map[string]any{"id": "U0BOB00001", "username": "bob"})
 		h := http.Header{}
 		slackverify.Sign(h, again, time.Now(), testSigning)
@@ -238,6 +239,7 @@ func (e *e2eHost) testTeamsLink(t *testing.T) {
 	card := e.waitTeamsCard(t, "Open port 22 to the world")
 	deny := teamsLinks(card)["Deny"]
 	require.True(t, strings.HasPrefix(deny, e.url+approval.TeamsInteractionsPath+"?token="), "%+v", card.Actions())
+	e.waitRecorded(t, req.ID)
 
 	t.Run("the link shows a confirmation page and decides nothing", func(t *testing.T) {
 		resp, err := http.Get(deny)
@@ -307,6 +309,7 @@ func (e *e2eHost) testAPIDecision(t *testing.T) {
 	req := e.createApproval(t, map[string]any{"title": "Scale the cluster to 40 nodes", "risk_score": 30})
 	post := e.waitBotPost(t, req.ID)
 	e.waitTeamsCard(t, "Scale the cluster to 40 nodes")
+	e.waitRecorded(t, req.ID)
 
 	r := e.admin(t, "POST", "/v1/approvals/"+req.ID+"/decision", map[string]any{"decision": "approve"})
 	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
@@ -349,6 +352,19 @@ func (e *e2eHost) waitBotPost(t *testing.T, id string) notifytest.SlackRequest {
 		return false
 	})
 	return found
+}
+
+// waitRecorded waits until the dispatcher has recorded the three copies
+// of approval id (bot, webhook, Teams), which happens just after each
+// platform answered. A decision made before that would not find the copy
+// to update: the fakes having the message is not enough.
+func (e *e2eHost) waitRecorded(t *testing.T, id string) {
+	t.Helper()
+	eventually(t, "the copies of "+id+" to be recorded", func() bool {
+		posts, err := e.app.store.ListPosts(t.Context(), id)
+		require.NoError(t, err)
+		return len(posts) == 3
+	})
 }
 
 // waitWebhookPost waits for the Slack webhook message mentioning title.
@@ -413,8 +429,9 @@ func (e *e2eHost) message(channel, ts string) notifytest.SlackMessage {
 
 // clickPayload is the form body Slack sends when user clicks the button
 // actionID (valued value) of the bot message ts, in the shape of
-// Slack's reference block_actions sample (protocol.md §2).
-func (e *e2eHost) clickPayload(ts, blockID, actionID, value string, user map[string]any) []byte {
+// Slack's reference block_actions sample (protocol.md §2), with
+// responseURL as its response_url.
+func (e *e2eHost) clickPayload(responseURL, ts, blockID, actionID, value string, user map[string]any) []byte {
 	now := time.Now()
 	p := map[string]any{
 		"type":       "block_actions",
@@ -431,7 +448,7 @@ func (e *e2eHost) clickPayload(ts, blockID, actionID, value string, user map[str
 		"message": map[string]any{
 			"type": "message", "bot_id": "B0E2E", "user": "U0E2EBOT", "text": "Approval requested", "ts": ts,
 		},
-		"response_url": e.slack.ResponseURL(e.slackChannel, ts),
+		"response_url": responseURL,
 		"actions": []any{map[string]any{
 			"type": "button", "action_id": actionID, "block_id": blockID, "value": value,
 			"text":      map[string]any{"type": "plain_text", "text": "Approve", "emoji": true},
