@@ -226,11 +226,14 @@ func parseEvent(raw json.RawMessage) (notify.Event, error) {
 	var head struct {
 		Type notify.EventType `json:"type"`
 	}
-	if err := json.Unmarshal(raw, &head); err != nil {
-		return nil, httpjson.Errorf(http.StatusBadRequest, "request body must be a JSON object")
-	}
 	bad := func(format string, args ...any) (notify.Event, error) {
 		return nil, httpjson.Errorf(http.StatusBadRequest, format, args...)
+	}
+	if err := json.Unmarshal(raw, &head); err != nil {
+		if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok && te.Field == "type" {
+			return bad(`type must be "drift_alert" or "agent_status"`)
+		}
+		return bad("request body must be a JSON object")
 	}
 	switch head.Type {
 	case notify.EventDriftAlert:

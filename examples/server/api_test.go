@@ -812,7 +812,7 @@ func TestEvents(t *testing.T) {
 		{"unknown field in agent_status", `{"type":"agent_status","agent":"a","status":"deployed","org_id":"other"}`, `unknown field "org_id"`, 400},
 		{"wrong field type", `{"type":"agent_status","agent":7,"status":"deployed"}`, `field "agent" has the wrong type`, 400},
 		{"bad time", `{"type":"agent_status","agent":"a","status":"deployed","changed_at":"yesterday"}`, "times must be RFC 3339 strings", 400},
-		{"type not a string", `{"type":5}`, "request body must be a JSON object", 400},
+		{"type not a string", `{"type":5}`, `type must be "drift_alert" or "agent_status"`, 400},
 		{"not an object", `"drift_alert"`, "request body must be a JSON object", 400},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
