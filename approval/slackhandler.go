@@ -150,7 +150,8 @@ type SlackOptions struct {
 // https://hooks.slack.com/ response_urls are used unless
 // [SlackOptions.AllowLoopbackResponseURLs] is set. Sends are bounded
 // ([SlackOptions.SendWorkers], [SlackOptions.SendQueue]), retried once on
-// 429 or 5xx, run at background priority ([SlackOptions.MaxDeferral]) and
+// 429 or 5xx (a replacement also after a network error), run at background
+// priority ([SlackOptions.MaxDeferral]) and
 // are drained by [SlackHandler.Close].
 type SlackHandler struct {
 	svc      *Service
@@ -680,7 +681,9 @@ func (s *slackSender) waitQuiet(job slackJob, seen uint64, timer **time.Timer) u
 	}
 }
 
-// send POSTs job to its response_url, retrying once on 429 or 5xx.
+// send POSTs job to its response_url, retrying once on 429 or 5xx, and
+// on a network error too for a replacement (replacing twice is harmless;
+// an ephemeral warning could show twice, so it is not retried then).
 func (s *slackSender) send(job slackJob) {
 	ctx := s.ctx
 	if err := webhookurl.Check(job.url, slackResponseHosts, s.allowLoopback); err != nil {
@@ -700,7 +703,7 @@ func (s *slackSender) send(job slackJob) {
 		if err == nil {
 			return
 		}
-		retryable := status == http.StatusTooManyRequests || status >= 500 || status == 0
+		retryable := status == http.StatusTooManyRequests || status >= 500 || status == 0 && job.ephemeral == ""
 		if attempt == 0 && retryable && ctx.Err() == nil {
 			t := time.NewTimer(retryAfter)
 			select {

@@ -30,7 +30,7 @@ type fakeSlack struct {
 
 	mu       sync.Mutex
 	posts    []slackPost
-	statuses []int // answers to give, in order; then 200
+	statuses []int // answers to give, in order (dropConnection: none); then 200
 
 	received chan struct{} // one value per request received, when non-nil
 	release  chan struct{} // requests wait for it to close, when non-nil
@@ -88,6 +88,13 @@ func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
 		status, f.statuses = f.statuses[0], f.statuses[1:]
 	}
 	f.mu.Unlock()
+	if status == dropConnection {
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	if status != http.StatusOK {
 		w.Header().Set("Retry-After", "0")
@@ -99,6 +106,10 @@ func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, `{"ok":false,"error":"internal_error"}`)
 	}
 }
+
+// dropConnection, as a fakeSlack status, closes the connection without an
+// answer: a network error for the client.
+const dropConnection = -1
 
 // url returns a response_url on the fake.
 func (f *fakeSlack) url() string {
@@ -726,6 +737,7 @@ func TestSlackHandlerRetries(t *testing.T) {
 		{"429 then ok", []int{429}, 2, false},
 		{"500 twice", []int{500, 500}, 2, true},
 		{"400 is not retried", []int{400}, 1, true},
+		{"network error then ok", []int{dropConnection}, 2, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -743,6 +755,23 @@ func TestSlackHandlerRetries(t *testing.T) {
 			assert.NotContains(t, e.logs.String(), e.slack.srv.URL)
 		})
 	}
+}
+
+// An ephemeral warning is not sent again after a network error: unlike a
+// replacement, it could show twice.
+func TestSlackHandlerDoesNotRetryEphemeralAfterNetworkError(t *testing.T) {
+	e := newSlackEnv(t, nil)
+	e.create(t, approval.Request{ID: "apr-1"})
+	_, err := e.svc.Review(t.Context(), "apr-1", approval.Approve, approval.Reviewer{Name: "bob"}, approval.SourceAPI)
+	require.NoError(t, err)
+
+	e.slack.statuses = []int{dropConnection}
+	post(t, e.handler, formBody(blockActions("deny_action", "apr-1", nil, e.slack.url())))
+	e.settle(t)
+	posts := e.slack.recorded()
+	require.Len(t, posts, 1, "one try of the ephemeral warning, no retry")
+	assert.Equal(t, "ephemeral", posts[0].Body["response_type"])
+	assert.Contains(t, e.logs.String(), "message not replaced")
 }
 
 func TestSlackHandlerEscapesUserText(t *testing.T) {

@@ -36,7 +36,7 @@ func (a *app) caller(w http.ResponseWriter, r *http.Request, admin bool) (user, 
 		httpjson.WriteError(w, http.StatusUnauthorized, "authentication required")
 		return user{}, false
 	case admin && !u.Admin:
-		httpjson.WriteError(w, http.StatusForbidden, "admin role required")
+		httpjson.WriteError(w, http.StatusForbidden, "the admin role is required")
 		return user{}, false
 	}
 	return u, true
