@@ -34,6 +34,16 @@
 // [AuditLogger] and [AuditLister]; store/storetest checks any other
 // implementation.
 //
+// # Expiry without a click
+//
+// A request past its deadline is marked expired when someone clicks it.
+// To show it as expired in chat before anyone does, hosts run
+// [Service.ExpireDue] on a timer (every 30 seconds or so, in a goroutine
+// they own): it lists due requests through the store's optional
+// [ExpiryLister] and expires each once, audited and reported to
+// [Options.OnDecided] like any other outcome. Sweeps in several replicas
+// may overlap safely.
+//
 // # Who may decide
 //
 // By default anyone who can click may decide, as the spec describes.

@@ -250,38 +250,53 @@ func (s *Service) Review(ctx context.Context, id string, d Decision, rv Reviewer
 // Expire marks the request id expired if it is still pending and past its
 // deadline, auditing it as [AuditExpired]. Hosts may call it from a
 // periodic sweep so that expired requests are shown as such in chat
-// without waiting for a click. It returns ErrNotPending (wrapped as by
+// without waiting for a click; [Service.ExpireDue] is that sweep, for
+// stores that can list the requests due. It returns ErrNotPending (wrapped as by
 // Review) when the request was decided before, and nil without change
 // when it is pending but not yet due.
 func (s *Service) Expire(ctx context.Context, id string) (Request, error) {
+	r, _, err := s.expireID(ctx, id)
+	return r, err
+}
+
+// expireID is Expire, also reporting whether this call marked the
+// request expired (rather than a concurrent one).
+func (s *Service) expireID(ctx context.Context, id string) (Request, bool, error) {
 	r, err := s.store.GetApproval(ctx, id)
 	if err != nil {
-		return Request{}, err
+		return Request{}, false, err
 	}
 	if r.Status != StatusPending {
-		return r, statusError(r.Status)
+		return r, false, statusError(r.Status)
 	}
 	now := s.opts.Now().UTC()
 	if !r.Expired(now) {
-		return r, nil
+		return r, false, nil
 	}
-	r, err = s.expire(ctx, r, now)
+	r, marked, err := s.markExpired(ctx, r, now)
 	if errors.Is(err, ErrExpired) && r.Status == StatusExpired {
-		return r, nil
+		return r, marked, nil
 	}
-	return r, err
+	return r, marked, err
 }
 
 // expire marks r expired once and returns ErrExpired, or the status error
 // of whoever decided r first.
 func (s *Service) expire(ctx context.Context, r Request, now time.Time) (Request, error) {
+	r, _, err := s.markExpired(ctx, r, now)
+	return r, err
+}
+
+// markExpired is expire, also reporting whether this call made the change
+// (and so wrote the audit entry and called OnDecided).
+func (s *Service) markExpired(ctx context.Context, r Request, now time.Time) (Request, bool, error) {
 	o := Outcome{Status: StatusExpired, At: now, Notes: "Expired before review"}
 	expired, err := s.store.DecideApproval(ctx, r.ID, o)
 	switch {
 	case errors.Is(err, ErrNotPending):
-		return expired, statusError(expired.Status)
+		return expired, false, statusError(expired.Status)
 	case err != nil:
-		return r, err
+		return r, false, err
 	}
 	s.log(ctx, AuditEntry{
 		OrgID:      expired.OrgID,
@@ -293,7 +308,7 @@ func (s *Service) expire(ctx context.Context, r Request, now time.Time) (Request
 		Notes:      o.Notes,
 	})
 	s.decided(ctx, expired)
-	return expired, ErrExpired
+	return expired, true, ErrExpired
 }
 
 func (s *Service) allowed(ctx context.Context, r Request, rv Reviewer, src Source) error {

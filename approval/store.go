@@ -111,3 +111,18 @@ type AuditLister interface {
 	// At, then by insertion order).
 	ListAudit(ctx context.Context, orgID string, f AuditFilter) ([]AuditEntry, error)
 }
+
+// ExpiryLister is implemented by approval stores that can find the
+// pending requests whose deadline has passed, as the reference stores do.
+// [Service.ExpireDue] needs it to sweep expired requests without a click.
+type ExpiryLister interface {
+	// ListExpired returns the IDs of at most limit requests, of every
+	// organisation, that are pending and whose ExpiresAt is not after now
+	// (due at now, as [Request.Expired] says), oldest deadline first;
+	// the order of requests sharing a deadline is unspecified. Requests
+	// without a deadline are never listed. now is compared as an instant,
+	// whatever its location. When no request is due it returns an empty
+	// (possibly nil) slice and a nil error. Callers pass a limit of at
+	// least 1. It only reads: listing a request does not change it.
+	ListExpired(ctx context.Context, now time.Time, limit int) ([]string, error)
+}

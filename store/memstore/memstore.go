@@ -19,6 +19,7 @@ var (
 	_ approval.ApprovalStore = (*Store)(nil)
 	_ approval.AuditLogger   = (*Store)(nil)
 	_ approval.AuditLister   = (*Store)(nil)
+	_ approval.ExpiryLister  = (*Store)(nil)
 )
 
 // Store keeps channels, approval requests, posts and the audit trail in
@@ -205,6 +206,29 @@ func (s *Store) DecideApproval(ctx context.Context, id string, o approval.Outcom
 	r.ReviewedAt = &at
 	r.ReviewedBy, r.ReviewerID, r.ReviewSource, r.ReviewNotes = o.ReviewedBy, o.ReviewerID, o.Source, o.Notes
 	return cloneRequest(r), nil
+}
+
+// ListExpired implements [approval.ExpiryLister] with a scan of every
+// request under the read lock.
+func (s *Store) ListExpired(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	type due struct {
+		id string
+		at time.Time
+	}
+	var found []due
+	s.apMu.RLock()
+	for _, r := range s.approvals {
+		if r.Status == approval.StatusPending && r.Expired(now) {
+			found = append(found, due{r.ID, r.ExpiresAt})
+		}
+	}
+	s.apMu.RUnlock()
+	slices.SortFunc(found, func(a, b due) int { return cmp.Or(a.at.Compare(b.at), cmp.Compare(a.id, b.id)) })
+	ids := make([]string, min(len(found), max(limit, 0)))
+	for i := range ids {
+		ids[i] = found[i].id
+	}
+	return ids, nil
 }
 
 func cloneRequest(r *approval.Request) approval.Request {

@@ -100,6 +100,38 @@ func (s *Store) DecideApproval(ctx context.Context, id string, o approval.Outcom
 	return approval.Request{}, errors.New("sqlstore: DecideApproval: the request kept changing; try again")
 }
 
+// listExpiredQuery reads the index chatnotify_approvals_pending on
+// (status, expires_at), created by the first migration, in order from its
+// start, and stops after LIMIT rows however many requests are due. Ties
+// are left unordered: a second sort key would make the database sort
+// every due row before applying the limit.
+const listExpiredQuery = `SELECT id FROM chatnotify_approvals
+	WHERE status = 'pending' AND expires_at IS NOT NULL AND expires_at <= ?
+	ORDER BY expires_at
+	LIMIT ?`
+
+// ListExpired implements [approval.ExpiryLister] through an index, so a
+// sweep costs the same with ten pending requests or a million.
+func (s *Store) ListExpired(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	rows, err := s.rdb.QueryContext(ctx, s.q(listExpiredQuery), s.t(now), max(limit, 0))
+	if err != nil {
+		return nil, dbError("listing expired approval requests", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, dbError("listing expired approval requests", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbError("listing expired approval requests", err)
+	}
+	return ids, nil
+}
+
 func scanApproval(row scanner) (approval.Request, error) {
 	var (
 		r           approval.Request

@@ -26,6 +26,7 @@ var (
 	_ approval.ApprovalStore = (*Store)(nil)
 	_ approval.AuditLogger   = (*Store)(nil)
 	_ approval.AuditLister   = (*Store)(nil)
+	_ approval.ExpiryLister  = (*Store)(nil)
 )
 
 // Dialect is the SQL dialect of a database handed to [New].

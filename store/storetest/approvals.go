@@ -305,6 +305,8 @@ func TestApprovalStore(t *testing.T, newStore func(t *testing.T) ApprovalStores)
 		})
 	})
 
+	t.Run("ListExpired", func(t *testing.T) { testListExpired(t, newStore) })
+
 	t.Run("LogAudit", func(t *testing.T) {
 		t.Run("StoresEveryField", func(t *testing.T) {
 			s := newStore(t)

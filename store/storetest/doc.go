@@ -23,9 +23,13 @@
 // organisation isolation on every channel verb, ordering, empty results,
 // generated IDs and timestamps, conflicts, every outcome of
 // [approval.ApprovalStore.DecideApproval] including its deadline rule,
-// and the audit trail's order, scoping and limit. Round-trip subtests fill
-// every exported field of the stored types, found by reflection, so a
-// field added to a type later is checked without changing this package.
+// and the audit trail's order, scoping and limit. The rules of the
+// optional [approval.ExpiryLister] (only pending requests, due at now
+// inclusive, never without a deadline, oldest deadline first, at most
+// limit, across organisations) are checked when the store implements it
+// and skipped otherwise. Round-trip subtests fill every exported field of
+// the stored types, found by reflection, so a field added to a type later
+// is checked without changing this package.
 //
 // # Concurrency
 //
@@ -33,7 +37,9 @@
 // suite with -race. The central one decides one approval request from 100
 // goroutines through [approval.Service.Review] and requires exactly one
 // success, 99 "already approved" or "already denied" errors, and exactly
-// one [approval.AuditReviewed] entry.
+// one [approval.AuditReviewed] entry. Another runs ten
+// [approval.Service.ExpireDue] sweeps at once, as replicas would, and
+// requires each due request to be expired, audited and counted once.
 //
 // # Factories
 //
