@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/chatnotify/chatnotify/approval"
 	"github.com/chatnotify/chatnotify/notify"
@@ -42,6 +43,8 @@ type app struct {
 	sandbox    *sandbox
 	mux        *http.ServeMux
 	warnings   []string
+	sweepEvery time.Duration // EXPIRY_SWEEP_INTERVAL; 0: no sweep
+	sweeper    *sweeper      // the running expiry sweep (expiry.go)
 }
 
 // newApp opens the store and wires chatnotify's pieces together.
@@ -65,6 +68,11 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 		a.cfg.AdminTokenMade = true
 	}
 	a.auth = tokenAuth{admin: a.cfg.AdminToken, viewer: a.cfg.ViewerToken}
+	sweepEvery, err := parseSweepInterval(a.cfg.ExpirySweepInterval)
+	if err != nil {
+		return nil, err
+	}
+	a.sweepEvery = sweepEvery
 
 	signer, err := a.signer()
 	if err != nil {
@@ -173,9 +181,11 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 
 func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
 
-// Close drains background work (queued deliveries, message updates, Slack
-// replacements) until ctx is done, then closes the store.
+// Close stops the expiry sweep, drains background work (queued
+// deliveries, message updates, Slack replacements) until ctx is done,
+// then closes the store.
 func (a *app) Close(ctx context.Context) error {
+	a.stopExpirySweeper(ctx)
 	err := errors.Join(a.slack.Close(ctx), a.dispatcher.Close(ctx))
 	if a.sandbox != nil {
 		a.sandbox.close()

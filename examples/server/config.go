@@ -28,6 +28,7 @@ var envVars = []envVar{
 	{"ENCRYPTION_KEY", "(none: secrets stored in plain text)", "base64 of 32 bytes: encrypts bot tokens and webhook URLs at rest (SQLite, PostgreSQL)"},
 	{"ALLOW_INSECURE_URLS", "0", "1 allows loopback http webhook and response URLs (local testing only)"},
 	{"SANDBOX", "0", "1 runs fake Slack and Teams in-process and serves /sandbox (same as -sandbox)"},
+	{"EXPIRY_SWEEP_INTERVAL", "30s", "how often approval requests past their deadline are marked expired and their messages updated (a Go duration; 0 disables)"},
 }
 
 // config is the server's configuration, read from the environment.
@@ -46,6 +47,9 @@ type config struct {
 	EncryptionKey     string
 	AllowInsecureURLs bool
 	Sandbox           bool
+	// ExpirySweepInterval is EXPIRY_SWEEP_INTERVAL as given; newApp
+	// parses it.
+	ExpirySweepInterval string
 }
 
 func loadConfig(getenv func(string) string) config {
@@ -68,6 +72,8 @@ func loadConfig(getenv func(string) string) config {
 		EncryptionKey:     get("ENCRYPTION_KEY", ""),
 		AllowInsecureURLs: get("ALLOW_INSECURE_URLS", "0") == "1",
 		Sandbox:           get("SANDBOX", "0") == "1",
+
+		ExpirySweepInterval: get("EXPIRY_SWEEP_INTERVAL", "30s"),
 	}
 	for s := range strings.SplitSeq(get("SLACK_SIGNING_SECRET", ""), ",") {
 		if s = strings.TrimSpace(s); s != "" {

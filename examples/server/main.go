@@ -66,6 +66,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Writer)
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	a.printBanner(stdout, ln.Addr().String())
+	a.startExpirySweeper() // a.Close stops it
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 
