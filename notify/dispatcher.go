@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/chatnotify/chatnotify/approval"
 )
 
 // Errors returned by [Dispatcher] methods.
@@ -26,6 +28,15 @@ var (
 	ErrOrgMismatch = errors.New("notify: event belongs to another organisation")
 )
 
+// ApprovalGetter reads approval requests; [approval.ApprovalStore]
+// satisfies it. A [Dispatcher] uses one to find out whether a request was
+// decided while its notification was in flight.
+type ApprovalGetter interface {
+	// GetApproval returns the request id, or an error wrapping
+	// approval.ErrNotFound.
+	GetApproval(ctx context.Context, id string) (approval.Request, error)
+}
+
 // DispatcherOptions configures a [Dispatcher]. The zero value gives the
 // defaults.
 type DispatcherOptions struct {
@@ -36,6 +47,23 @@ type DispatcherOptions struct {
 	// for [Dispatcher.UpdatePosts]. Defaults to nil: copies are not
 	// tracked and cannot be updated.
 	Posts PostStore
+	// Approvals, when set along with Posts, lets copies of a request
+	// decided while its notification was queued or in flight show the
+	// decision. [Dispatcher.Decided] can only update the copies recorded
+	// when it runs, and a copy is recorded once the platform has
+	// answered; so right after recording a copy of an approval request,
+	// the dispatcher reads the request again and, if it is no longer
+	// pending, brings that copy up to date at once, as
+	// [Dispatcher.UpdatePosts] would (its Result goes to OnDelivery and
+	// the logger). When the decision lands between the record and that
+	// read, both see the copy; the dispatcher then updates it only once,
+	// so that no Teams channel gets two follow-up cards. That guard lives
+	// in this Dispatcher's memory: with several replicas sharing a store,
+	// a copy decided in that narrow window may still be updated by two
+	// of them. Set it to the host's approval store. Defaults to nil: a
+	// request decided while its notification is still in flight keeps its
+	// buttons.
+	Approvals ApprovalGetter
 	// OnDelivery is called once for each channel's final result (after
 	// any retries), from the goroutine that delivered it. It must be safe
 	// for concurrent use and should return quickly. Defaults to nil.
@@ -128,6 +156,7 @@ type Dispatcher struct {
 	o        DispatcherOptions
 	limits   *limiter
 	rand     func() float64 // [0,1), for jitter
+	copies   copyTracker
 
 	mu      sync.Mutex
 	queue   chan job
@@ -218,7 +247,10 @@ func sleep(ctx context.Context, d time.Duration) error {
 // returns an error only when it could not start (an event of another
 // organisation, an unsubscribable event type, a store failure). When ctx
 // is cancelled, deliveries stop promptly and the unfinished ones come
-// back failed.
+// back failed. With [DispatcherOptions.Approvals] set, a copy of an
+// approval request decided meanwhile is updated before Dispatch returns;
+// that update is reported to OnDelivery and the logger, not in the
+// returned slice.
 func (d *Dispatcher) Dispatch(ctx context.Context, orgID string, ev Event) ([]Result, error) {
 	if err := checkEvent(orgID, ev); err != nil {
 		return nil, err
@@ -332,14 +364,21 @@ func (d *Dispatcher) deliver(ctx context.Context, ch Channel, ev Event, opName s
 			break
 		}
 	}
+	var (
+		post  Post
+		check *copyCheck
+	)
 	if err == nil {
 		res.OK = true
-		d.recordPost(ctx, ch, ev, res.Receipt)
+		post, check = d.recordPost(ctx, ch, ev, res.Receipt)
 	} else {
 		res.Err = err
 		res.Error, res.Code = describe(err)
 	}
 	d.report(ctx, res)
+	if check != nil {
+		d.catchUp(ctx, ch, post, check)
+	}
 	return res
 }
 
@@ -426,11 +465,12 @@ func approvalID(ev Event) string {
 
 // recordPost stores where an approval request landed, even when ctx has
 // just been cancelled: the message is out, and its copy must be
-// updatable.
-func (d *Dispatcher) recordPost(ctx context.Context, ch Channel, ev Event, rc Receipt) {
+// updatable. With Approvals set, it returns the recorded post and its
+// check, which catchUp must then end; otherwise a nil check.
+func (d *Dispatcher) recordPost(ctx context.Context, ch Channel, ev Event, rc Receipt) (Post, *copyCheck) {
 	ar, ok := deref(ev).(ApprovalRequested)
 	if !ok || d.o.Posts == nil {
-		return
+		return Post{}, nil
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
@@ -442,10 +482,19 @@ func (d *Dispatcher) recordPost(ctx context.Context, ch Channel, ev Event, rc Re
 		Receipt:     rc,
 		PostedAt:    d.o.Now().UTC(),
 	}
+	var check *copyCheck
+	if d.o.Approvals != nil {
+		check = d.copies.begin(p) // before the record: see copyTracker
+	}
 	if err := d.o.Posts.RecordPost(ctx, p); err != nil {
 		d.o.Logger.ErrorContext(ctx, "notify: could not record where an approval request was posted; this copy will not show the decision",
 			"approval_id", p.ApprovalID, "org_id", p.OrgID, "channel_id", p.ChannelID, "err", err)
+		if check != nil {
+			d.copies.end(check, false, time.Time{})
+		}
+		return p, nil
 	}
+	return p, check
 }
 
 // report passes res to OnDelivery and the logger.

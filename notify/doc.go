@@ -260,6 +260,14 @@
 // cannot be edited either; they keep their console link and are left as
 // they are.
 //
+// A copy is recorded only once the platform has answered, so a request
+// decided while its notification is queued or in flight would keep its
+// buttons. Hosts also set [DispatcherOptions.Approvals] (their approval
+// store) to close that gap: right after recording a copy, the dispatcher
+// reads the request again and, when it has been decided meanwhile,
+// updates that copy at once, and only once (within one process; see the
+// option).
+//
 // Package notifytest has fakes of the Slack Web API, Slack incoming
 // webhooks and Teams webhooks, for testing hosts against the real
 // senders.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/chatnotify/chatnotify/approval"
 )
@@ -133,8 +134,10 @@ var errNoPosts = errors.New("notify: the dispatcher has no PostStore, so it cann
 //   - a Slack message posted through an incoming webhook cannot be
 //     edited at all, and is left as it is.
 //
-// Copies whose channel has since been deleted are skipped. Each update
-// is rate limited and retried like a delivery. Decided calls it in the
+// Copies whose channel has since been deleted are skipped, and so is,
+// once, a copy the dispatcher has already brought up to date right after
+// recording it (see [DispatcherOptions.Approvals]). Each update is rate
+// limited and retried like a delivery. Decided calls it in the
 // background; hosts may call it directly.
 func (d *Dispatcher) UpdatePosts(ctx context.Context, r approval.Request) ([]Result, error) {
 	if d.o.Posts == nil {
@@ -164,30 +167,14 @@ func (d *Dispatcher) UpdatePosts(ctx context.Context, r approval.Request) ([]Res
 		if ch.OrgID == "" {
 			ch.OrgID = p.OrgID
 		}
-		switch {
-		case ch.Type == Slack && p.Receipt.SlackTS != "":
-			if _, ok := d.sender.(MessageUpdater); !ok {
-				continue
-			}
-		case ch.Type == Teams:
-			if !ch.Enabled {
-				continue
-			}
-		default:
-			continue // a Slack webhook copy: cannot be edited
+		if d.updatable(ch, p) {
+			tasks = append(tasks, task{ch, p})
 		}
-		tasks = append(tasks, task{ch, p})
 	}
+	// Only now that nothing can fail: a copy taken over from catchUp
+	// must be updated here.
+	tasks = slices.DeleteFunc(tasks, func(t task) bool { return !d.copies.visit(t.p) })
 	return d.fanOut(ctx, len(tasks), func(i int) Result {
-		t := tasks[i]
-		if t.ch.Type == Teams {
-			return d.deliver(ctx, t.ch, ev, "follow_up", func(ctx context.Context) (Receipt, error) {
-				return d.sender.Send(ctx, t.ch, ev)
-			})
-		}
-		up := d.sender.(MessageUpdater)
-		return d.deliver(ctx, t.ch, ev, "update", func(ctx context.Context) (Receipt, error) {
-			return t.p.Receipt, up.Update(ctx, t.ch, t.p.Receipt, ev)
-		})
+		return d.updateCopy(ctx, tasks[i].ch, tasks[i].p, ev)
 	}), nil
 }

@@ -110,8 +110,9 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 		return nil, err
 	}
 	a.dispatcher, err = notify.NewDispatcher(a.store, sender, &notify.DispatcherOptions{
-		Posts:  a.store,
-		Logger: logger,
+		Posts:     a.store,
+		Approvals: a.store,
+		Logger:    logger,
 	})
 	if err != nil {
 		return nil, err
