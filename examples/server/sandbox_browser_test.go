@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -118,6 +119,24 @@ func waitFor(ctx context.Context, what, js string) error {
 	return nil
 }
 
+// listedApproval waits until the page lists a request titled title and
+// returns its ID. The page lists only the requests it created, each
+// remembered when POST /v1/approvals answers, so once the request is
+// listed the page has taken note of it and may be navigated away from.
+// Other requests, listed before or after, do not count.
+func listedApproval(ctx context.Context, title string) (string, error) {
+	js := `(() => {
+		const li = Array.from(document.querySelectorAll('#approvals li[data-approval-id]'))
+			.find(li => li.querySelector('.ap-title')?.textContent === ` + strconv.Quote(title) + `);
+		return li ? li.dataset.approvalId : "";
+	})()`
+	id, err := chromedp.Run(ctx, chromedp.Poll[string](js, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(20*time.Second)))
+	if err != nil {
+		return "", errors.New("waiting for the request " + strconv.Quote(title) + " to be listed: " + err.Error())
+	}
+	return id, nil
+}
+
 func TestSandboxInBrowser(t *testing.T) {
 	chromium := chromiumPath(t)
 	s := startSandboxApp(t)
@@ -137,17 +156,20 @@ func TestSandboxInBrowser(t *testing.T) {
 	const slackPane = `.channel[data-kind="bot"]`
 	var approvalID string
 	t.Run("Slack: Approve replaces the message and approves the request", func(t *testing.T) {
+		const title = "Delete production database backups" // the form's default
 		require.NoError(t, chromedp.Do(ctx,
 			chromedp.Click(`#create-channel`),
 			chromedp.WaitVisible(slackPane),
 			chromedp.Click(`#raise-approval`),
-			chromedp.WaitVisible(slackPane+` .sk-btn[data-action-id="approve_action"]`),
-			chromedp.WaitVisible(`#approvals li[data-approval-id]`),
 		))
-		attr, err := chromedp.Run(ctx, chromedp.AttributeValue(`#approvals li[data-approval-id]`, "data-approval-id"))
+		var err error
+		approvalID, err = listedApproval(ctx, title)
 		require.NoError(t, err)
-		require.True(t, attr.Exists)
-		approvalID = attr.Value
+		require.NoError(t, waitFor(ctx, "the request's Slack message with its buttons", `(() => {
+			const msgs = document.querySelectorAll('`+slackPane+` .sk-msg');
+			return msgs.length === 1 && msgs[0].innerText.includes(`+strconv.Quote(title)+`) &&
+				!!msgs[0].querySelector('.sk-btn[data-action-id="approve_action"]');
+		})()`))
 		before, err := chromedp.Run(ctx, chromedp.Text(slackPane+` .sk-msg`))
 		require.NoError(t, err)
 		assert.Contains(t, before, "Approval requested")
@@ -179,21 +201,31 @@ func TestSandboxInBrowser(t *testing.T) {
 	// signed Approve link and confirm.
 	const teamsPane = `.channel[data-kind="teams"]`
 	t.Run("Teams: the Approve link decides and a result card follows", func(t *testing.T) {
+		const title = "Rotate the production API keys"
 		require.NoError(t, chromedp.Do(ctx,
 			chromedp.Click(`#channel-kind button[data-kind="teams"]`),
 			chromedp.Click(`#create-channel`),
 			chromedp.WaitVisible(teamsPane),
-			chromedp.SetValue(`#approval-form input[name="title"]`, "Rotate the production API keys"),
+			chromedp.SetValue(`#approval-form input[name="title"]`, title),
 			chromedp.SetValue(`#approval-form input[name="risk_score"]`, "55"),
 			chromedp.SetValue(`#approval-form input[name="agent"]`, "secrets-bot"),
 			chromedp.SetValue(`#approval-form input[name="action"]`, "kms:RotateKey"),
 			chromedp.SetValue(`#approval-form textarea[name="description"]`, "Scheduled rotation of the keys used by the payments API."),
 			chromedp.Click(`#raise-approval`),
-			chromedp.WaitVisible(teamsPane+` .ac-action[data-title="Approve"]`),
 		))
+		// Before leaving the page for the link: the page must have taken
+		// note of the new request, or it will not list it on return.
+		id, err := listedApproval(ctx, title)
+		require.NoError(t, err)
+		require.NotEqual(t, approvalID, id)
+		require.NoError(t, waitFor(ctx, "the request's Teams card with its links", `(() => {
+			const cards = document.querySelectorAll('`+teamsPane+` .ac-card');
+			return cards.length === 1 && cards[0].innerText.includes(`+strconv.Quote(title)+`) &&
+				!!cards[0].querySelector('.ac-action[data-title="Approve"]');
+		})()`))
 		card, err := chromedp.Run(ctx, chromedp.Text(teamsPane+` .ac-card`))
 		require.NoError(t, err)
-		assert.Contains(t, card, "Rotate the production API keys")
+		assert.Contains(t, card, title)
 		shots.take(t, ctx, "sandbox-teams-card.png", teamsPane)
 
 		href, err := chromedp.Run(ctx, chromedp.AttributeValue(teamsPane+` .ac-action[data-title="Approve"]`, "href"))
@@ -207,11 +239,11 @@ func TestSandboxInBrowser(t *testing.T) {
 			chromedp.WaitVisible(`input[name="name"]`),
 			chromedp.SetValue(`input[name="name"]`, "Jordan Lee"),
 			chromedp.Click(`button[type="submit"]`),
-			chromedp.WaitNotPresent(`input[name="name"]`),
+			chromedp.WaitVisible(`main p.msg.good`), // the result page; the form has no message
 		))
 		page, err := chromedp.Run(ctx, chromedp.Text(`main`))
 		require.NoError(t, err)
-		assert.Contains(t, page, "Approved")
+		assert.Contains(t, page, "Approved by Jordan Lee")
 
 		require.NoError(t, chromedp.Do(ctx,
 			chromedp.Navigate(s.base+"/sandbox"),
@@ -222,13 +254,10 @@ func TestSandboxInBrowser(t *testing.T) {
 			return cards.length === 2 && cards[1].innerText.includes("APPROVED by Jordan Lee");
 		})()`))
 		require.NoError(t, waitFor(ctx, "the Slack copy rewritten with chat.update", `Array.from(document.querySelectorAll('`+slackPane+` .sk-msg'))
-			.some(m => m.innerText.includes("Rotate the production API keys") && m.innerText.includes("APPROVED by Jordan Lee") && !m.querySelector("[data-action-id]"))`))
+			.some(m => m.innerText.includes(`+strconv.Quote(title)+`) && m.innerText.includes("APPROVED by Jordan Lee") && !m.querySelector("[data-action-id]"))`))
 		shots.take(t, ctx, "sandbox-teams-result.png", teamsPane)
 
-		attr, err := chromedp.Run(ctx, chromedp.AttributeValue(`#approvals li[data-approval-id]`, "data-approval-id"))
-		require.NoError(t, err)
-		id := attr.Value
-		require.NotEqual(t, approvalID, id, "the newest request is listed first")
+		require.NoError(t, waitFor(ctx, "the newest request listed first", `document.querySelector('#approvals li[data-approval-id]')?.dataset.approvalId === `+strconv.Quote(id)))
 		require.NoError(t, waitFor(ctx, "the approved status", `document.querySelector('#approvals li[data-approval-id="`+id+`"] .status')?.textContent === "approved"`))
 		var got approval.Request
 		s.call(t, "GET", "/v1/approvals/"+id, nil, &got)
