@@ -511,18 +511,26 @@
   }
 
   let busy = false;
+  let again = false; // a refresh was asked for while one was running
   async function refresh() {
-    if (busy) return;
+    if (busy) {
+      again = true;
+      return;
+    }
     busy = true;
     try {
+      // A request raised while this refresh runs is added to approvalIDs
+      // meanwhile: work on a copy, and forget only the IDs that are gone.
+      const ids = approvalIDs.slice();
       const [state, audit, ...approvals] = await Promise.all([
         api("GET", "/sandbox/api/state"),
         api("GET", "/v1/audit?limit=50"),
-        ...approvalIDs.map((id) => api("GET", "/v1/approvals/" + encodeURIComponent(id)).catch((err) => (err.status === 404 ? null : Promise.reject(err)))),
+        ...ids.map((id) => api("GET", "/v1/approvals/" + encodeURIComponent(id)).catch((err) => (err.status === 404 ? null : Promise.reject(err)))),
       ]);
       const found = approvals.filter(Boolean).map((x) => x.data);
-      if (found.length !== approvalIDs.length) {
-        approvalIDs = found.map((r) => r.id);
+      const gone = ids.filter((id, i) => !approvals[i]);
+      if (gone.length > 0) {
+        approvalIDs = approvalIDs.filter((id) => !gone.includes(id));
         sessionStorage.setItem(approvalsKey, JSON.stringify(approvalIDs));
       }
       if (changed("channels", state.data.channels)) drawChannels(state.data.channels);
@@ -535,6 +543,10 @@
       $("#live").textContent = "server unreachable";
     } finally {
       busy = false;
+      if (again) {
+        again = false;
+        refresh();
+      }
     }
   }
 
