@@ -171,28 +171,8 @@ func decodeSignature(dst *[sha256.Size]byte, s string) bool {
 	if len(s) != sigLen || s[:len(sigPrefix)] != sigPrefix {
 		return false
 	}
-	s = s[len(sigPrefix):]
-	for i := range dst {
-		hi, ok1 := unhex(s[2*i])
-		lo, ok2 := unhex(s[2*i+1])
-		if !ok1 || !ok2 {
-			return false
-		}
-		dst[i] = hi<<4 | lo
-	}
-	return true
-}
-
-func unhex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
+	_, err := hex.Decode(dst[:], []byte(s[len(sigPrefix):]))
+	return err == nil
 }
 
 // mac is an HMAC-SHA256 keyed with one secret plus scratch space, so that
