@@ -63,8 +63,12 @@ func (l *limiter) reserve(key string, rates []Rate, now time.Time) time.Time {
 	}
 	st := l.keys[key]
 	if st == nil {
-		st = &limitState{rates: rates, logs: make([][]time.Time, len(rates)), heads: make([]int, len(rates))}
+		st = &limitState{}
 		l.keys[key] = st
+	}
+	if st.logs == nil {
+		// A new key, or one that block created: its windows start here.
+		st.rates, st.logs, st.heads = rates, make([][]time.Time, len(rates)), make([]int, len(rates))
 	}
 	at := now
 	at = later(at, st.last)

@@ -35,6 +35,18 @@ func TestLimiter(t *testing.T) {
 		l.block("k", t0.Add(5*s))
 		assert.Equal(t, t0.Add(20*s), l.reserve("k", rates, t0), "an earlier block does not shorten a later one")
 	})
+	t.Run("a key first seen by block still gets its rate", func(t *testing.T) {
+		// A 429 can arrive for a key pruned while its request was in
+		// flight: block then meets the key before reserve does.
+		l := newLimiter()
+		rates := []Rate{{N: 1, Per: s}}
+		l.block("k", t0.Add(5*s))
+		var got []time.Duration
+		for range 3 {
+			got = append(got, l.reserve("k", rates, t0).Sub(t0))
+		}
+		assert.Equal(t, []time.Duration{5 * s, 6 * s, 7 * s}, got)
+	})
 	t.Run("idle keys are forgotten", func(t *testing.T) {
 		l := newLimiter()
 		rates := []Rate{{N: 1, Per: s}}
