@@ -1,7 +1,6 @@
 package approval
 
 import (
-	"context"
 	"errors"
 	"html/template"
 	"io"
@@ -395,24 +394,6 @@ func teamsOutcome(r Request, err error) (int, teams.Result) {
 		}
 	}
 	return status, res
-}
-
-// verifyLinkToken checks a link's token. It returns the claims, or the
-// status and message of the page to show instead.
-func (h *TeamsHandler) verifyLinkToken(ctx context.Context, token string) (teams.ActionClaims, int, string) {
-	if h.signer == nil {
-		return teams.ActionClaims{}, http.StatusNotFound, "Links are not enabled on this server."
-	}
-	c, err := h.signer.Verify(token, h.now())
-	switch {
-	case errors.Is(err, teams.ErrTokenExpired):
-		h.log.InfoContext(ctx, "teams: expired link", "approval_id", c.ApprovalID)
-		return c, http.StatusGone, "This link has expired."
-	case err != nil:
-		h.log.InfoContext(ctx, "teams: invalid link token")
-		return c, http.StatusUnauthorized, "This link is not valid."
-	}
-	return c, 0, ""
 }
 
 // identifyReviewer returns the reviewer of a link-flow request: the

@@ -116,20 +116,9 @@ func parseTeamsPage() *template.Template {
 // showPage answers a GET of an Approve or Deny link: the confirmation
 // page, or why there is none. It never changes anything.
 func (h *TeamsHandler) showPage(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
 	token := r.URL.Query().Get(teams.TokenParam)
-	c, status, msg := h.verifyLinkToken(ctx, token)
-	if status != 0 {
-		h.writePage(w, status, teamsLinkErrorPage(status, msg))
-		return
-	}
-	req, err := h.svc.Get(ctx, c.ApprovalID)
-	if err != nil {
-		h.writeOutcomePage(w, r, c, Request{}, err)
-		return
-	}
-	if req.Status != StatusPending {
-		h.writeOutcomePage(w, r, c, req, statusError(req.Status))
+	c, req, ok := h.linkRequest(w, r, token)
+	if !ok {
 		return
 	}
 	if req.Expired(h.now()) {
@@ -158,18 +147,8 @@ func (h *TeamsHandler) submitPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	token := r.PostForm.Get(teams.TokenParam)
-	c, status, msg := h.verifyLinkToken(ctx, token)
-	if status != 0 {
-		h.writePage(w, status, teamsLinkErrorPage(status, msg))
-		return
-	}
-	req, err := h.svc.Get(ctx, c.ApprovalID)
-	if err != nil {
-		h.writeOutcomePage(w, r, c, Request{}, err)
-		return
-	}
-	if req.Status != StatusPending {
-		h.writeOutcomePage(w, r, c, req, statusError(req.Status))
+	c, req, ok := h.linkRequest(w, r, token)
+	if !ok {
 		return
 	}
 	typed := r.PostForm.Get(teamsNameField)
@@ -187,6 +166,40 @@ func (h *TeamsHandler) submitPage(w http.ResponseWriter, r *http.Request) {
 		decided = req
 	}
 	h.writeOutcomePage(w, r, c, decided, err)
+}
+
+// linkRequest verifies a link's token and loads the request it is for.
+// When there is no signer, the token does not verify, or the request is
+// unknown or no longer pending, it writes the page that says so and
+// returns false.
+func (h *TeamsHandler) linkRequest(w http.ResponseWriter, r *http.Request, token string) (teams.ActionClaims, Request, bool) {
+	ctx := r.Context()
+	refuse := func(status int, heading, msg string) (teams.ActionClaims, Request, bool) {
+		h.writePage(w, status, teamsPage{Heading: heading, Tone: "warning", Message: msg})
+		return teams.ActionClaims{}, Request{}, false
+	}
+	if h.signer == nil {
+		return refuse(http.StatusNotFound, "Link not valid", "Links are not enabled on this server.")
+	}
+	c, err := h.signer.Verify(token, h.now())
+	switch {
+	case errors.Is(err, teams.ErrTokenExpired):
+		h.log.InfoContext(ctx, "teams: expired link", "approval_id", c.ApprovalID)
+		return refuse(http.StatusGone, "Link expired", "This link has expired.")
+	case err != nil:
+		h.log.InfoContext(ctx, "teams: invalid link token")
+		return refuse(http.StatusUnauthorized, "Link not valid", "This link is not valid.")
+	}
+	req, err := h.svc.Get(ctx, c.ApprovalID)
+	switch {
+	case err != nil:
+		h.writeOutcomePage(w, r, c, Request{}, err)
+		return c, Request{}, false
+	case req.Status != StatusPending:
+		h.writeOutcomePage(w, r, c, req, statusError(req.Status))
+		return c, req, false
+	}
+	return c, req, true
 }
 
 // writeForm writes the confirmation page for req.
@@ -240,15 +253,6 @@ func (h *TeamsHandler) writeOutcomePage(w http.ResponseWriter, r *http.Request, 
 		p.Detail = fmt.Sprintf("Reviewed by %s via %s, %s.", req.ReviewedBy, req.ReviewSource.Title(), req.ReviewedAt.UTC().Format(teamsPageTime))
 	}
 	h.writePage(w, status, p)
-}
-
-// teamsLinkErrorPage is the page for a link whose token does not verify.
-func teamsLinkErrorPage(status int, msg string) teamsPage {
-	heading := "Link not valid"
-	if status == http.StatusGone {
-		heading = "Link expired"
-	}
-	return teamsPage{Heading: heading, Tone: "warning", Message: msg}
 }
 
 // teamsSummary is the part of req a page shows.
