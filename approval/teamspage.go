@@ -19,8 +19,6 @@ const (
 	teamsPageCSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
 	// teamsNameField is the form field of the typed reviewer name.
 	teamsNameField = "name"
-	// teamsPageTime is how pages write times.
-	teamsPageTime = "2006-01-02 15:04 MST"
 )
 
 // teamsPage is what the page template shows. Every string is escaped by
@@ -250,7 +248,7 @@ func (h *TeamsHandler) writeOutcomePage(w http.ResponseWriter, r *http.Request, 
 		h.log.ErrorContext(r.Context(), "teams: decision failed", "err", err, "approval_id", c.ApprovalID)
 	}
 	if (req.Status == StatusApproved || req.Status == StatusDenied) && req.ReviewedAt != nil {
-		p.Detail = fmt.Sprintf("Reviewed by %s via %s, %s.", req.ReviewedBy, req.ReviewSource.Title(), req.ReviewedAt.UTC().Format(teamsPageTime))
+		p.Detail = fmt.Sprintf("Reviewed by %s via %s, %s.", req.ReviewedBy, req.ReviewSource.Title(), req.ReviewedAt.UTC().Format(teams.TimeLayout))
 	}
 	h.writePage(w, status, p)
 }
@@ -267,7 +265,7 @@ func teamsSummary(req Request, now time.Time) *teamsPageRequest {
 		Expires:     "Never",
 	}
 	if !req.ExpiresAt.IsZero() {
-		s.Expires = req.ExpiresAt.UTC().Format(teamsPageTime)
+		s.Expires = req.ExpiresAt.UTC().Format(teams.TimeLayout)
 		if req.Expired(now) {
 			s.Expires += " (expired)"
 		}
