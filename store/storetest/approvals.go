@@ -190,6 +190,18 @@ func TestApprovalStore(t *testing.T, newStore func(t *testing.T) ApprovalStores)
 				}
 			})
 		}
+		t.Run("NonDecidingStatusIsAnErrorAndChangesNothing", func(t *testing.T) {
+			s := newStore(t)
+			created := create(t, s, newRequest("r", "r"))
+			for _, st := range []approval.Status{"", approval.StatusPending, "bogus"} {
+				o := outcome(approval.StatusApproved, fixedTime, "amy")
+				o.Status = st
+				if _, err := s.DecideApproval(t.Context(), "r", o); err == nil {
+					t.Errorf("DecideApproval with status %q succeeded, want an error", st)
+				}
+			}
+			checkSame(t, get(t, s, "r"), created, "stored request")
+		})
 		t.Run("UnknownIDIsErrNotFound", func(t *testing.T) {
 			s := newStore(t)
 			_, err := s.DecideApproval(t.Context(), "no-such-request", outcome(approval.StatusApproved, fixedTime, "amy"))
