@@ -119,20 +119,21 @@ func slackResultParts(r Request) slackParts {
 // st decided by reviewer. When jsonEscape is set the line is appended as
 // the inside of a JSON string (without quotes).
 func appendSlackResultLine(dst []byte, st Status, reviewer string, jsonEscape bool) []byte {
-	var head string
 	switch st {
 	case StatusApproved:
-		head = ":white_check_mark: *APPROVED*"
+		dst = append(dst, ":white_check_mark: *APPROVED*"...)
 	case StatusDenied:
-		head = ":x: *DENIED*"
+		dst = append(dst, ":x: *DENIED*"...)
 	case StatusExpired:
 		return append(dst, ":warning: Approval request has expired"...)
 	case StatusPending:
 		return append(dst, ":hourglass_flowing_sand: Awaiting review"...)
 	default:
-		head = ":grey_question: *" + strings.ToUpper(slackCut(string(st), 50)) + "*"
+		// A status of the host's own: text from the request like any other.
+		dst = append(dst, ":grey_question: *"...)
+		dst = appendSlackText(dst, strings.ToUpper(slackCut(string(st), 50)), jsonEscape)
+		dst = append(dst, '*')
 	}
-	dst = append(dst, head...)
 	if name := slackCut(reviewer, slackMaxName); name != "" {
 		dst = append(dst, " by "...)
 		dst = appendSlackText(dst, name, jsonEscape)

@@ -45,6 +45,21 @@ func TestSlackResultText(t *testing.T) {
 	}
 }
 
+// TestSlackResultLineEscapesUnknownStatus checks that a status this
+// package does not know (a host's own, or a store's bad data) is escaped
+// like any other text from the request: for Slack, and as JSON in the
+// handler's hand-written answer.
+func TestSlackResultLineEscapesUnknownStatus(t *testing.T) {
+	r := Request{Status: Status(`on_hold "<!channel>" \ & co`), ReviewedBy: "amy"}
+	want := `:grey_question: *ON_HOLD "&lt;!CHANNEL&gt;" \ &amp; CO* by amy`
+	assert.Equal(t, want, SlackResultText(r))
+
+	inJSON := appendSlackResultLine([]byte(`"`), r.Status, r.ReviewedBy, true)
+	var got string
+	require.NoError(t, json.Unmarshal(append(inJSON, '"'), &got), "%s", inJSON)
+	assert.Equal(t, want, got)
+}
+
 func TestSlackResultMessage(t *testing.T) {
 	text, blocks := SlackResultMessage(decidedRequest(StatusApproved))
 	assert.Equal(t, ":white_check_mark: *APPROVED* by amy", text)
