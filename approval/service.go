@@ -251,9 +251,12 @@ func (s *Service) Review(ctx context.Context, id string, d Decision, rv Reviewer
 // deadline, auditing it as [AuditExpired]. Hosts may call it from a
 // periodic sweep so that expired requests are shown as such in chat
 // without waiting for a click; [Service.ExpireDue] is that sweep, for
-// stores that can list the requests due. It returns ErrNotPending (wrapped as by
-// Review) when the request was decided before, and nil without change
-// when it is pending but not yet due.
+// stores that can list the requests due. It returns the expired request
+// and nil when the request is expired now, by this call or a concurrent
+// one; the error Review gives when it was decided before
+// (ErrAlreadyApproved or ErrAlreadyDenied, both matching ErrNotPending,
+// or ErrExpired); ErrNotFound when there is no such request; and the
+// request unchanged with nil when it is pending but not yet due.
 func (s *Service) Expire(ctx context.Context, id string) (Request, error) {
 	r, _, err := s.expireID(ctx, id)
 	return r, err

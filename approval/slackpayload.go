@@ -552,7 +552,8 @@ func unhex(c byte) (byte, bool) {
 // key in a application/x-www-form-urlencoded body ('+' is a space, %XX a
 // byte) and reports whether the field was present. Fields are separated
 // by '&' only, as url.ParseQuery does. It returns an error when the
-// field's key or value holds a malformed %-escape.
+// field's value holds a malformed %-escape; a field whose key holds one is
+// not the field asked for and is skipped.
 func formValue(dst, body []byte, key string) ([]byte, bool, error) {
 	for len(body) > 0 {
 		field := body

@@ -85,11 +85,12 @@ type TeamsOptions struct {
 //
 // # Callbacks
 //
-// A POST with a JSON body (any Content-Type but a form) is a callback in
-// one of the shapes [teams.ParseInteraction] reads: the spec's bare data
-// {"action": "approve"|"deny", "approval_id": "…"}, a Bot Framework
-// message activity whose value is that data, an outgoing-webhook command
-// ("@Approver approve req-42"), or an adaptiveCard/action invoke.
+// A POST whose Content-Type is application/json, another +json type, or
+// absent is a callback in one of the shapes [teams.ParseInteraction]
+// reads: the spec's bare data {"action": "approve"|"deny",
+// "approval_id": "…"}, a Bot Framework message activity whose value is
+// that data, an outgoing-webhook command ("@Approver approve req-42"), or
+// an adaptiveCard/action invoke.
 //
 // Unlike the spec, which leaves this endpoint open, every callback must be
 // authenticated, by the first of these that succeeds:
