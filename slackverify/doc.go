@@ -41,8 +41,8 @@
 //	})
 //
 // A refused request gets 401 {"error":"Invalid signature"} whatever the
-// cause, or 413 {"error":"Request body too large"}; the reason goes to
-// [Options.Logger]. A verified request reaches the next handler with its
+// cause, 413 {"error":"Request body too large"}, or 400 when the body
+// cannot be read; the reason goes to [Options.Logger]. A verified request reaches the next handler with its
 // body restored, so r.ParseForm and r.FormValue work; [Body] hands the
 // next handler the raw bytes without another copy.
 //

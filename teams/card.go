@@ -259,8 +259,8 @@ type Message struct {
 	Attachments []Attachment `json:"attachments"`
 }
 
-// Attachment is one card of a [Message]. ContentURL is always null on
-// the wire.
+// Attachment is one card of a [Message]. ContentURL is null on the wire
+// as long as it is nil, as [NewMessage] leaves it.
 type Attachment struct {
 	ContentType string  `json:"contentType"`
 	ContentURL  *string `json:"contentUrl"`

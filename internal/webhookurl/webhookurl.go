@@ -24,9 +24,10 @@ var (
 
 // Check reports whether raw is an acceptable webhook URL: https, no user
 // information, and an ASCII host that equals one of hosts or, for an entry
-// written "*.example.com", is a proper subdomain of example.com. Hosts are
-// compared case-insensitively, with any trailing dot removed; an explicit
-// port is allowed only when it is 443.
+// written "*.example.com", is a proper subdomain of example.com. The URL's
+// host is lower-cased and loses any trailing dot before the comparison,
+// so entries must be written in lower case; an explicit port is allowed
+// only when it is 443.
 //
 // When allowLoopback is true, http and https URLs whose host is a loopback
 // address ("localhost", 127.0.0.0/8, ::1) are accepted too, so that tests
