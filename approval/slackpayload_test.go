@@ -44,20 +44,7 @@ func BenchmarkSlackParse(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			var p struct {
-				Type string `json:"type"`
-				User struct {
-					ID       string `json:"id"`
-					Name     string `json:"name"`
-					Username string `json:"username"`
-				} `json:"user"`
-				ResponseURL string `json:"response_url"`
-				Actions     []struct {
-					ActionID string `json:"action_id"`
-					Name     string `json:"name"`
-					Value    string `json:"value"`
-				} `json:"actions"`
-			}
+			var p minimalPayload
 			if err := json.Unmarshal([]byte(vals.Get("payload")), &p); err != nil || p.Actions[0].Value != "apr-1234" {
 				b.Fatal(err)
 			}
