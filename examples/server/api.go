@@ -63,7 +63,7 @@ func (a *app) createApproval(w http.ResponseWriter, r *http.Request) {
 	}
 	var in createApprovalRequest
 	if err := httpjson.Decode(w, r, 0, &in, false); err != nil {
-		writeErr(w, err)
+		a.writeErr(w, r, err)
 		return
 	}
 	if in.ID != "" && !approvalIDPattern.MatchString(in.ID) {
@@ -100,7 +100,7 @@ func (a *app) createApproval(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		writeErr(w, err)
+		a.writeErr(w, r, err)
 		return
 	}
 	if err := a.dispatcher.Enqueue(u.OrgID, notify.ApprovalRequested{Request: created}); err != nil {
@@ -134,7 +134,7 @@ func (a *app) getApproval(w http.ResponseWriter, r *http.Request) {
 		err = approval.ErrNotFound // another org's request does not exist for this caller
 	}
 	if err != nil {
-		writeErr(w, err)
+		a.writeErr(w, r, err)
 		return
 	}
 	httpjson.Write(w, http.StatusOK, req)
@@ -151,7 +151,7 @@ func (a *app) decideApproval(w http.ResponseWriter, r *http.Request) {
 		Decision approval.Decision `json:"decision"`
 	}
 	if err := httpjson.Decode(w, r, 0, &in, false); err != nil {
-		writeErr(w, err)
+		a.writeErr(w, r, err)
 		return
 	}
 	if in.Decision != approval.Approve && in.Decision != approval.Deny {
@@ -159,13 +159,17 @@ func (a *app) decideApproval(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
-	if cur, err := a.svc.Get(r.Context(), id); err != nil || cur.OrgID != u.OrgID {
-		writeErr(w, approval.ErrNotFound)
+	cur, err := a.svc.Get(r.Context(), id)
+	if err == nil && cur.OrgID != u.OrgID {
+		err = approval.ErrNotFound // another org's request does not exist for this caller
+	}
+	if err != nil {
+		a.writeErr(w, r, err)
 		return
 	}
 	req, err := a.svc.Review(r.Context(), id, in.Decision, u.reviewer(), approval.SourceAPI)
 	if err != nil {
-		writeErr(w, err)
+		a.writeErr(w, r, err)
 		return
 	}
 	httpjson.Write(w, http.StatusOK, req)
@@ -188,7 +192,7 @@ func (a *app) listAudit(w http.ResponseWriter, r *http.Request) {
 	}
 	entries, err := a.store.ListAudit(r.Context(), u.OrgID, f)
 	if err != nil {
-		writeErr(w, err)
+		a.writeErr(w, r, err)
 		return
 	}
 	httpjson.Write(w, http.StatusOK, map[string]any{"entries": entries})
@@ -204,17 +208,17 @@ func (a *app) postEvent(w http.ResponseWriter, r *http.Request) {
 	}
 	var raw json.RawMessage
 	if err := httpjson.Decode(w, r, 0, &raw, false); err != nil {
-		writeErr(w, err)
+		a.writeErr(w, r, err)
 		return
 	}
 	ev, err := parseEvent(raw)
 	if err != nil {
-		writeErr(w, err)
+		a.writeErr(w, r, err)
 		return
 	}
 	results, err := a.dispatcher.Dispatch(r.Context(), u.OrgID, ev)
 	if err != nil {
-		writeErr(w, err)
+		a.writeErr(w, r, err)
 		return
 	}
 	httpjson.Write(w, http.StatusAccepted, map[string]any{"results": results})
@@ -306,8 +310,9 @@ func strictUnmarshal(raw json.RawMessage, v any) error {
 }
 
 // writeErr maps an error of the example's endpoints to a status and a
-// client-safe message; anything unexpected is a 500 without details.
-func writeErr(w http.ResponseWriter, err error) {
+// client-safe message; anything unexpected is a 500 without details,
+// and logged with them.
+func (a *app) writeErr(w http.ResponseWriter, r *http.Request, err error) {
 	var he *httpjson.Error
 	switch {
 	case errors.As(err, &he):
@@ -323,6 +328,7 @@ func writeErr(w http.ResponseWriter, err error) {
 	case errors.Is(err, approval.ErrNotAllowed), errors.Is(err, approval.ErrSelfApproval):
 		httpjson.WriteError(w, http.StatusForbidden, approval.Message(err))
 	default:
+		a.logger.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		httpjson.WriteError(w, http.StatusInternalServerError, "internal error")
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -843,6 +844,36 @@ func TestEvents(t *testing.T) {
 		r.decode(t, &out)
 		assert.Empty(t, out.Results)
 	})
+}
+
+// An unexpected failure (here the database gone) is a bare 500 for the
+// client, and an error line saying what failed for the operator; never a
+// 404 that hides it.
+func TestUnexpectedErrorsAre500AndLogged(t *testing.T) {
+	h := newTestHost(t, map[string]string{"DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "x.db")})
+	var logs syncBuffer
+	h.app.logger = slog.New(slog.NewTextHandler(&logs, nil)) // before any request
+	closeStore := h.app.closeStore
+	h.app.closeStore = func() error { return nil }
+	require.NoError(t, closeStore())
+
+	for _, tc := range []struct {
+		method, path, token string
+		body                any
+	}{
+		{"GET", "/v1/audit", testAdminToken, nil},
+		{"GET", "/v1/approvals/apr-1", testViewerToken, nil},
+		{"POST", "/v1/approvals/apr-1/decision", testViewerToken, map[string]any{"decision": "approve"}},
+		{"POST", "/v1/events", testAdminToken, map[string]any{"type": "drift_alert", "resource": "r", "severity": "low"}},
+	} {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			r := h.call(t, tc.method, tc.path, tc.token, tc.body)
+			assert.Equal(t, http.StatusInternalServerError, r.Status)
+			assert.Equal(t, "internal error", r.errorText(t))
+			assert.Contains(t, logs.String(), `msg="request failed" method=`+tc.method+` path=`+tc.path+` err=`)
+		})
+	}
+	assert.Contains(t, logs.String(), "database is closed")
 }
 
 func TestUnknownRoutesAndMethods(t *testing.T) {

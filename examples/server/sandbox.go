@@ -216,7 +216,7 @@ func (s *sandbox) state(w http.ResponseWriter, r *http.Request) {
 	}
 	chans, err := s.app.store.ListChannels(r.Context(), u.OrgID)
 	if err != nil {
-		writeErr(w, err)
+		s.app.writeErr(w, r, err)
 		return
 	}
 	slackMsgs, teamsMsgs := s.slack.Messages(), s.teams.Requests()
@@ -286,7 +286,7 @@ func (s *sandbox) click(w http.ResponseWriter, r *http.Request) {
 	}
 	var in clickRequest
 	if err := httpjson.Decode(w, r, 0, &in, false); err != nil {
-		writeErr(w, err)
+		s.app.writeErr(w, r, err)
 		return
 	}
 	in.User = strings.TrimSpace(in.User)
@@ -316,7 +316,7 @@ func (s *sandbox) click(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := json.Marshal(s.blockActions(ch, msg, action, blockID, in.User))
 	if err != nil {
-		writeErr(w, err)
+		s.app.writeErr(w, r, err)
 		return
 	}
 	form := []byte("payload=" + url.QueryEscape(string(body)))
@@ -327,7 +327,7 @@ func (s *sandbox) click(w http.ResponseWriter, r *http.Request) {
 	}
 	req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, base+approval.SlackInteractionsPath, bytes.NewReader(form))
 	if err != nil {
-		writeErr(w, err)
+		s.app.writeErr(w, r, err)
 		return
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
