@@ -31,9 +31,7 @@ func dueEnv(t *testing.T, n int) *serviceEnv {
 
 func (e *serviceEnv) status(t *testing.T, id string) approval.Status {
 	t.Helper()
-	r, err := e.store.GetApproval(t.Context(), id)
-	require.NoError(t, err)
-	return r.Status
+	return e.get(t, id).Status
 }
 
 func TestExpireDueExpiresEveryDueRequestOnce(t *testing.T) {

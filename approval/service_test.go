@@ -66,6 +66,13 @@ func (e *serviceEnv) create(t *testing.T, r approval.Request) approval.Request {
 	return stored
 }
 
+func (e *serviceEnv) get(t *testing.T, id string) approval.Request {
+	t.Helper()
+	r, err := e.store.GetApproval(t.Context(), id)
+	require.NoError(t, err)
+	return r
+}
+
 func (e *serviceEnv) audit(t *testing.T) []approval.AuditEntry {
 	t.Helper()
 	entries, err := e.store.ListAudit(t.Context(), "org-1", approval.AuditFilter{Limit: 1000})

@@ -122,14 +122,13 @@ func (f *fakeSlack) recorded() []slackPost {
 	return append([]slackPost(nil), f.posts...)
 }
 
-// slackEnv is a handler over a memstore with a fake Slack.
+// slackEnv is a handler over a serviceEnv, with a fake Slack and the
+// logs of both.
 type slackEnv struct {
-	store   *memstore.Store
-	svc     *approval.Service
+	*serviceEnv
 	handler *approval.SlackHandler
 	slack   *fakeSlack
 	logs    *syncBuffer
-	now     time.Time
 }
 
 type syncBuffer struct {
@@ -151,14 +150,9 @@ func (s *syncBuffer) String() string {
 
 func newSlackEnv(t *testing.T, opts *approval.SlackOptions) *slackEnv {
 	t.Helper()
-	e := &slackEnv{store: memstore.New(), slack: newFakeSlack(t), logs: &syncBuffer{}, now: time.Now().UTC()}
-	logger := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	svc, err := approval.NewService(e.store, e.store, &approval.Options{
-		Now:    func() time.Time { return e.now },
-		Logger: logger,
-	})
-	require.NoError(t, err)
-	e.svc = svc
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e := &slackEnv{serviceEnv: newServiceEnv(t, &approval.Options{Logger: logger}), slack: newFakeSlack(t), logs: logs}
 	o := approval.SlackOptions{AllowLoopbackResponseURLs: true}
 	if opts != nil {
 		o = *opts
@@ -166,43 +160,11 @@ func newSlackEnv(t *testing.T, opts *approval.SlackOptions) *slackEnv {
 	if o.Logger == nil {
 		o.Logger = logger
 	}
-	h, err := approval.NewSlackHandler(svc, &o)
+	h, err := approval.NewSlackHandler(e.svc, &o)
 	require.NoError(t, err)
 	t.Cleanup(func() { h.Close(context.Background()) })
 	e.handler = h
 	return e
-}
-
-// create stores a pending request.
-func (e *slackEnv) create(t *testing.T, r approval.Request) approval.Request {
-	t.Helper()
-	if r.OrgID == "" {
-		r.OrgID = "org-1"
-	}
-	if r.Title == "" {
-		r.Title = "Delete production bucket logs-archive"
-	}
-	if r.ExpiresAt.IsZero() {
-		r.ExpiresAt = e.now.Add(time.Hour)
-	}
-	r.CreatedAt = e.now.Add(-time.Minute)
-	stored, err := e.store.CreateApproval(t.Context(), r)
-	require.NoError(t, err)
-	return stored
-}
-
-func (e *slackEnv) get(t *testing.T, id string) approval.Request {
-	t.Helper()
-	r, err := e.store.GetApproval(t.Context(), id)
-	require.NoError(t, err)
-	return r
-}
-
-func (e *slackEnv) audit(t *testing.T, org string) []approval.AuditEntry {
-	t.Helper()
-	entries, err := e.store.ListAudit(t.Context(), org, approval.AuditFilter{Limit: 1000})
-	require.NoError(t, err)
-	return entries
 }
 
 // settle waits until every background send is done.
@@ -289,7 +251,8 @@ func TestSlackHandlerDecidesEveryActionID(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.actionID, func(t *testing.T) {
 			e := newSlackEnv(t, nil)
-			req := e.create(t, approval.Request{ID: "apr-1", Agent: "deploy-bot", Action: "s3:DeleteBucket", RiskScore: 82})
+			req := e.create(t, approval.Request{ID: "apr-1", Title: "Delete production bucket logs-archive",
+				Agent: "deploy-bot", Action: "s3:DeleteBucket", RiskScore: 82})
 
 			w := post(t, e.handler, formBody(blockActions(tt.actionID, "apr-1", nil, e.slack.url())))
 
@@ -304,7 +267,7 @@ func TestSlackHandlerDecidesEveryActionID(t *testing.T) {
 			assert.Equal(t, approval.SourceSlack, got.ReviewSource)
 			assert.Equal(t, tt.notes, got.ReviewNotes)
 
-			entries := e.audit(t, "org-1")
+			entries := e.audit(t)
 			require.Len(t, entries, 1)
 			assert.Equal(t, approval.AuditReviewed, entries[0].Action)
 			assert.Equal(t, tt.status, entries[0].Decision)
@@ -338,7 +301,7 @@ func TestSlackHandlerIgnoresOtherActions(t *testing.T) {
 			assert.Equal(t, http.StatusOK, w.Code)
 			assert.Empty(t, w.Body.String())
 			assert.Equal(t, approval.StatusPending, e.get(t, "apr-1").Status)
-			assert.Empty(t, e.audit(t, "org-1"))
+			assert.Empty(t, e.audit(t))
 			e.settle(t)
 			assert.Empty(t, e.slack.recorded())
 		})
@@ -474,14 +437,14 @@ func TestSlackHandlerProcessingErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newSlackEnv(t, nil)
 			tt.setup(t, e)
-			before := len(e.audit(t, "org-1"))
+			before := len(e.audit(t))
 
 			w := post(t, e.handler, formBody(blockActions("approve_action", tt.id, nil, e.slack.url())))
 
 			require.Equal(t, http.StatusOK, w.Code)
 			ephemeral := `{"response_type":"ephemeral","replace_original":false,"text":"` + tt.text + `"}`
 			assert.JSONEq(t, ephemeral, w.Body.String())
-			assert.Len(t, e.audit(t, "org-1"), before, "nothing audited")
+			assert.Len(t, e.audit(t), before, "nothing audited")
 			e.settle(t)
 			posts := e.slack.recorded()
 			require.Len(t, posts, 1)
@@ -501,14 +464,14 @@ func TestSlackHandlerExpiredReplacesOriginal(t *testing.T) {
 	require.Equal(t, http.StatusOK, w.Code)
 	assert.JSONEq(t, `{"replace_original":true,"text":":warning: Approval request has expired"}`, w.Body.String())
 	assert.Equal(t, approval.StatusExpired, e.get(t, "apr-old").Status)
-	entries := e.audit(t, "org-1")
+	entries := e.audit(t)
 	require.Len(t, entries, 1)
 	assert.Equal(t, approval.AuditExpired, entries[0].Action)
 
 	// A second click finds it expired, without a second audit entry.
 	w = post(t, e.handler, formBody(blockActions("deny_action", "apr-old", nil, e.slack.url())))
 	assert.JSONEq(t, `{"replace_original":true,"text":":warning: Approval request has expired"}`, w.Body.String())
-	assert.Len(t, e.audit(t, "org-1"), 1)
+	assert.Len(t, e.audit(t), 1)
 
 	e.settle(t)
 	posts := e.slack.recorded()
@@ -669,7 +632,7 @@ func TestSlackHandlerVerifiedBehindSlackverify(t *testing.T) {
 	h.ServeHTTP(w, r)
 
 	require.Equal(t, http.StatusOK, w.Code)
-	entries := e.audit(t, "org-1")
+	entries := e.audit(t)
 	require.Len(t, entries, 1)
 	assert.True(t, entries[0].Verified, "signature checked by slackverify")
 
@@ -698,7 +661,7 @@ func TestSlackHandlerVerifiedOption(t *testing.T) {
 	w := httptest.NewRecorder()
 	e.handler.ServeHTTP(w, r)
 	require.Equal(t, http.StatusOK, w.Code)
-	entries := e.audit(t, "org-1")
+	entries := e.audit(t)
 	require.Len(t, entries, 1)
 	assert.True(t, entries[0].Verified)
 }
@@ -847,7 +810,7 @@ func TestSlackHandlerConcurrentClicks(t *testing.T) {
 	}
 	assert.Equal(t, 1, approved)
 	assert.Equal(t, n-1, already)
-	entries := e.audit(t, "org-1")
+	entries := e.audit(t)
 	require.Len(t, entries, 1)
 	assert.Equal(t, approval.AuditReviewed, entries[0].Action)
 
