@@ -15,13 +15,13 @@ const maskMark = "…"
 // ("xoxb-…a1b2"), a webhook URL keeps only its scheme and host
 // ("https://hooks.slack.com/…"). ChannelID is not a secret and is kept.
 func (c ChannelConfig) Masked() ChannelConfig {
-	c.BotToken = MaskToken(c.BotToken)
-	c.WebhookURL = MaskURL(c.WebhookURL)
+	c.BotToken = maskToken(c.BotToken)
+	c.WebhookURL = maskURL(c.WebhookURL)
 	return c
 }
 
-// MaskToken masks a bot token for display; see [ChannelConfig.Masked].
-func MaskToken(tok string) string {
+// maskToken masks a bot token for display; see [ChannelConfig.Masked].
+func maskToken(tok string) string {
 	if tok == "" {
 		return ""
 	}
@@ -37,9 +37,9 @@ func MaskToken(tok string) string {
 	return prefix + maskMark + rest[len(rest)-4:]
 }
 
-// MaskURL masks a webhook URL for display, keeping only scheme and host;
+// maskURL masks a webhook URL for display, keeping only scheme and host;
 // see [ChannelConfig.Masked].
-func MaskURL(raw string) string {
+func maskURL(raw string) string {
 	if raw == "" {
 		return ""
 	}
@@ -50,6 +50,6 @@ func MaskURL(raw string) string {
 	return u.Scheme + "://" + u.Host + "/" + maskMark
 }
 
-// IsMasked reports whether s looks like a value produced by
-// [MaskToken] or [MaskURL].
+// IsMasked reports whether s looks like a secret masked by
+// [ChannelConfig.Masked], such as a masked value a client sent back.
 func IsMasked(s string) bool { return strings.Contains(s, maskMark) }

@@ -9,6 +9,11 @@ import (
 	"github.com/chatnotify/chatnotify/notify"
 )
 
+// maskToken and maskURL are the masks ChannelConfig.Masked applies.
+func maskToken(tok string) string { return notify.ChannelConfig{BotToken: tok}.Masked().BotToken }
+
+func maskURL(raw string) string { return notify.ChannelConfig{WebhookURL: raw}.Masked().WebhookURL }
+
 func TestMaskToken(t *testing.T) {
 	tests := []struct {
 		name, token, want string
@@ -24,7 +29,7 @@ func TestMaskToken(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := notify.MaskToken(tt.token)
+			got := maskToken(tt.token)
 			assert.Equal(t, tt.want, got)
 			if tt.token != "" {
 				assert.True(t, notify.IsMasked(got), "a masked token is recognisable")
@@ -43,7 +48,7 @@ func TestMaskTokenHidesTheMiddle(t *testing.T) {
 		"SECRETSECRETSECRET-SECRETSECRETSECRET",
 		"-SECRETSECRETSECRETSECRET",
 	} {
-		got := notify.MaskToken(tok)
+		got := maskToken(tok)
 		assert.NotContains(t, got, "SECRET", tok)
 		assert.LessOrEqual(t, len([]rune(got)), len("xoxb-")+1+4, "mask %q of %q", got, tok)
 	}
@@ -65,7 +70,7 @@ func TestMaskURL(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := notify.MaskURL(tt.url)
+			got := maskURL(tt.url)
 			assert.Equal(t, tt.want, got)
 			if tt.url != "" {
 				assert.True(t, notify.IsMasked(got))

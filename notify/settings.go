@@ -460,8 +460,8 @@ type secretKind struct {
 }
 
 var (
-	secretToken = secretKind{"config.bot_token", "bot token", MaskToken}
-	secretURL   = secretKind{"config.webhook_url", "webhook URL", MaskURL}
+	secretToken = secretKind{"config.bot_token", "bot token", maskToken}
+	secretURL   = secretKind{"config.webhook_url", "webhook URL", maskURL}
 )
 
 // mergeSecret returns the secret to store given the value a client sent
