@@ -437,8 +437,10 @@ func TestEscaping(t *testing.T) {
 	drift := fixtureDrift()
 	drift.Resource = "<!channel>"
 	drift.Actual = "<https://evil.example|x>"
+	drift.Severity = "[bob](https://evil.example) <!here>" // an unknown severity keeps its word
 	agent := fixtureAgent()
 	agent.Agent = "<!here>"
+	agent.Status, agent.PreviousStatus = "[bob](https://evil.example) <!channel>", "<!everyone>"
 	agent.Reason = "see <https://evil.example|logs>"
 
 	for _, ev := range []Event{ApprovalRequested{Request: evil}, drift, agent, TestMessage{Text: "<!channel> hi"}} {

@@ -142,7 +142,7 @@ func (o slackRender) drift(a DriftAlert) slackMessage {
 		slack.NewSectionBlock(slackMrkdwn(body), nil, nil),
 	}
 	fields := []*slack.TextBlockObject{
-		slackField("Severity", t.slackEmoji+" "+t.word+" severity"),
+		slackField("Severity", t.slackEmoji+" "+slackEscape(t.word, 100)+" severity"),
 		slackField("Resource", slackEscape(res, slackMaxFieldText)),
 		slackField("Expected", slackEscape(oneLine(a.Expected), slackMaxFieldText-20)),
 		slackField("Actual", slackEscape(oneLine(a.Actual), slackMaxFieldText-20)),

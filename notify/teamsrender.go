@@ -142,14 +142,14 @@ func (o teamsRender) drift(a DriftAlert) teams.Card {
 		Items: []teams.Element{
 			teams.TextBlock{Text: "Drift detected", Weight: teams.WeightBolder, IsSubtle: true, Wrap: true},
 			teams.TextBlock{Text: teamsText(res, teamsMaxTitle), Weight: teams.WeightBolder, Size: teams.SizeLarge, Wrap: true},
-			teams.TextBlock{Text: fmt.Sprintf("**%s %s severity**", t.teamsEmoji(), t.word), Color: teams.Color(t.teamsColor), Wrap: true},
+			teams.TextBlock{Text: fmt.Sprintf("**%s %s severity**", t.teamsEmoji(), teamsText(t.word, 100)), Color: teams.Color(t.teamsColor), Wrap: true},
 		},
 	}}
 	if s := strings.TrimSpace(cleanText(a.Summary)); s != "" && o.long > 0 {
 		body = append(body, teams.TextBlock{Text: teamsText(s, o.textCap(teamsLongText)), Wrap: true})
 	}
 	facts := []teams.Fact{
-		{Title: "Severity", Value: t.word},
+		{Title: "Severity", Value: teamsText(t.word, 100)},
 		{Title: "Resource", Value: teamsText(res, teamsMaxFact)},
 		{Title: "Expected", Value: teamsText(oneLine(a.Expected), o.textCap(teamsMaxFact*2))},
 		{Title: "Actual", Value: teamsText(oneLine(a.Actual), o.textCap(teamsMaxFact*2))},
