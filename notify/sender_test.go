@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,26 +29,7 @@ const (
 
 var deliverySecrets = []string{botToken, "SECRETbottoken", hookSecret, "fakesig-" + sigSecret, sigSecret}
 
-// lockedBuffer is a bytes.Buffer safe for the concurrent writes of a
-// logger.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *lockedBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *lockedBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func debugLogger(buf *lockedBuffer) *slog.Logger {
+func debugLogger(buf *syncBuffer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
@@ -69,11 +49,11 @@ func assertSecretFree(t *testing.T, s string, extra ...string) {
 type fakes struct {
 	slack *notifytest.Slack
 	teams *notifytest.Teams
-	log   *lockedBuffer
+	log   *syncBuffer
 }
 
 func newFakes(t *testing.T) *fakes {
-	f := &fakes{slack: notifytest.NewSlack(), teams: notifytest.NewTeams(), log: &lockedBuffer{}}
+	f := &fakes{slack: notifytest.NewSlack(), teams: notifytest.NewTeams(), log: &syncBuffer{}}
 	t.Cleanup(f.slack.Close)
 	t.Cleanup(f.teams.Close)
 	t.Cleanup(func() { assertSecretFree(t, f.log.String()) })
