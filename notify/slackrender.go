@@ -74,10 +74,6 @@ func (o slackRender) approval(r approval.Request) slackMessage {
 		title = "Untitled request"
 	}
 
-	body := "*" + slackEscape(title, 250) + "*"
-	if d := strings.TrimSpace(cleanText(r.Description)); d != "" {
-		body += "\n" + slackEscape(d, slackMaxText-utf8.RuneCountInString(body)-1)
-	}
 	fields := []*slack.TextBlockObject{slackField("Risk", risk)}
 	if v := oneLine(r.Agent); v != "" {
 		fields = append(fields, slackField("Agent", slackEscape(v, slackMaxFieldText)))
@@ -95,7 +91,7 @@ func (o slackRender) approval(r approval.Request) slackMessage {
 
 	blocks := []slack.Block{
 		slackHeader(":raised_hand: Approval requested"),
-		slack.NewSectionBlock(slackMrkdwn(body), nil, nil),
+		slackTitled(title, r.Description),
 		slack.NewSectionBlock(nil, fields, nil),
 	}
 	if !r.CreatedAt.IsZero() {
@@ -131,15 +127,9 @@ func (o slackRender) drift(a DriftAlert) slackMessage {
 	if res == "" {
 		res = "unknown resource"
 	}
-	// Headers are plain_text, whose handling of &, < and > is not
-	// documented: user text goes only into escaped mrkdwn.
-	body := "*" + slackEscape(res, 250) + "*"
-	if s := strings.TrimSpace(cleanText(a.Summary)); s != "" {
-		body += "\n" + slackEscape(s, slackMaxText-utf8.RuneCountInString(body)-1)
-	}
 	blocks := []slack.Block{
 		slackHeader(":warning: Drift detected"),
-		slack.NewSectionBlock(slackMrkdwn(body), nil, nil),
+		slackTitled(res, a.Summary),
 	}
 	fields := []*slack.TextBlockObject{
 		slackField("Severity", t.slackEmoji+" "+slackEscape(t.word, 100)+" severity"),
@@ -210,6 +200,17 @@ func (o slackRender) consoleBlock(blocks []slack.Block) []slack.Block {
 func slackDecided(r approval.Request) slackMessage {
 	text, blocks := approval.SlackResultMessage(r)
 	return slackMessage{Text: text, Blocks: blocks}
+}
+
+// slackTitled is a section with title in bold and text below it. Headers
+// are plain_text, whose handling of &, < and > is not documented: user
+// text goes only into escaped mrkdwn like this.
+func slackTitled(title, text string) *slack.SectionBlock {
+	body := "*" + slackEscape(title, 250) + "*"
+	if t := strings.TrimSpace(cleanText(text)); t != "" {
+		body += "\n" + slackEscape(t, slackMaxText-utf8.RuneCountInString(body)-1)
+	}
+	return slack.NewSectionBlock(slackMrkdwn(body), nil, nil)
 }
 
 func slackField(label, value string) *slack.TextBlockObject {

@@ -87,16 +87,7 @@ func (o teamsRender) approval(r approval.Request) teams.Card {
 	if title == "" {
 		title = "Untitled request"
 	}
-	head := teams.Container{
-		Style: teams.ContainerStyle(t.teamsStyle),
-		Bleed: true,
-		Items: []teams.Element{
-			teams.TextBlock{Text: "Approval requested", Weight: teams.WeightBolder, IsSubtle: true, Wrap: true},
-			teams.TextBlock{Text: teamsText(title, teamsMaxTitle), Weight: teams.WeightBolder, Size: teams.SizeLarge, Wrap: true},
-			teams.TextBlock{Text: fmt.Sprintf("**%s %s risk (%d)**", t.teamsEmoji(), t.word, r.RiskScore), Color: teams.Color(t.teamsColor), Wrap: true},
-		},
-	}
-	body := []teams.Element{head}
+	body := []teams.Element{teamsHead(t, "Approval requested", title, fmt.Sprintf("%s risk (%d)", t.word, r.RiskScore))}
 	if d := strings.TrimSpace(cleanText(r.Description)); d != "" && o.long > 0 {
 		body = append(body, teams.TextBlock{Text: teamsText(d, o.textCap(teamsLongText)), Wrap: true})
 	}
@@ -136,15 +127,7 @@ func (o teamsRender) drift(a DriftAlert) teams.Card {
 	if res == "" {
 		res = "unknown resource"
 	}
-	body := []teams.Element{teams.Container{
-		Style: teams.ContainerStyle(t.teamsStyle),
-		Bleed: true,
-		Items: []teams.Element{
-			teams.TextBlock{Text: "Drift detected", Weight: teams.WeightBolder, IsSubtle: true, Wrap: true},
-			teams.TextBlock{Text: teamsText(res, teamsMaxTitle), Weight: teams.WeightBolder, Size: teams.SizeLarge, Wrap: true},
-			teams.TextBlock{Text: fmt.Sprintf("**%s %s severity**", t.teamsEmoji(), teamsText(t.word, 100)), Color: teams.Color(t.teamsColor), Wrap: true},
-		},
-	}}
+	body := []teams.Element{teamsHead(t, "Drift detected", res, teamsText(t.word, 100)+" severity")}
 	if s := strings.TrimSpace(cleanText(a.Summary)); s != "" && o.long > 0 {
 		body = append(body, teams.TextBlock{Text: teamsText(s, o.textCap(teamsLongText)), Wrap: true})
 	}
@@ -168,15 +151,7 @@ func (o teamsRender) agent(a AgentStatusChanged) teams.Card {
 	if name == "" {
 		name = "unknown agent"
 	}
-	body := []teams.Element{teams.Container{
-		Style: teams.ContainerStyle(t.teamsStyle),
-		Bleed: true,
-		Items: []teams.Element{
-			teams.TextBlock{Text: "Agent status changed", Weight: teams.WeightBolder, IsSubtle: true, Wrap: true},
-			teams.TextBlock{Text: teamsText(name, teamsMaxTitle), Weight: teams.WeightBolder, Size: teams.SizeLarge, Wrap: true},
-			teams.TextBlock{Text: "**" + t.teamsEmoji() + " " + teamsText(t.word, 100) + "**", Color: teams.Color(t.teamsColor), Wrap: true},
-		},
-	}}
+	body := []teams.Element{teamsHead(t, "Agent status changed", name, teamsText(t.word, 100))}
 	facts := []teams.Fact{
 		{Title: "Agent", Value: teamsText(name, teamsMaxFact)},
 		{Title: "Status", Value: teamsText(t.word, 100)},
@@ -192,6 +167,21 @@ func (o teamsRender) agent(a AgentStatusChanged) teams.Card {
 		body = append(body, teams.TextBlock{Text: "**Reason:** " + teamsText(r, o.textCap(teamsLongText)), Wrap: true})
 	}
 	return o.withConsole(teams.NewCard(body...))
+}
+
+// teamsHead is the colour-coded top of an event card: what happened
+// (kind), its subject in large bold type, and line, already escaped, in
+// bold in the tone's colour after the tone's emoji.
+func teamsHead(t tone, kind, subject, line string) teams.Container {
+	return teams.Container{
+		Style: teams.ContainerStyle(t.teamsStyle),
+		Bleed: true,
+		Items: []teams.Element{
+			teams.TextBlock{Text: kind, Weight: teams.WeightBolder, IsSubtle: true, Wrap: true},
+			teams.TextBlock{Text: teamsText(subject, teamsMaxTitle), Weight: teams.WeightBolder, Size: teams.SizeLarge, Wrap: true},
+			teams.TextBlock{Text: "**" + t.teamsEmoji() + " " + line + "**", Color: teams.Color(t.teamsColor), Wrap: true},
+		},
+	}
 }
 
 func (o teamsRender) withConsole(c teams.Card) teams.Card {
