@@ -77,6 +77,10 @@ func (*verifiedBody) Close() error { return nil }
 // readBody reads r's body, bounded by v.maxBody. With a known
 // Content-Length it makes one allocation of exactly that size and reads
 // no further, so only the declared bytes are verified and passed on.
+// preallocMax is the largest declared body length readBody allocates
+// before reading.
+const preallocMax = 64 << 10
+
 func (v *Verifier) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, nil
@@ -84,7 +88,10 @@ func (v *Verifier) readBody(w http.ResponseWriter, r *http.Request) ([]byte, err
 	if r.ContentLength > v.maxBody {
 		return nil, ErrBodyTooLarge
 	}
-	if r.ContentLength >= 0 {
+	// A small declared length is allocated at once; a large one is read as
+	// it arrives, so that slow clients declaring large bodies cannot make
+	// the server hold memory for bytes they have not sent.
+	if r.ContentLength >= 0 && r.ContentLength <= preallocMax {
 		body := make([]byte, r.ContentLength)
 		if _, err := io.ReadFull(r.Body, body); err != nil {
 			return nil, errUnreadableBody

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -245,6 +246,36 @@ func TestMiddlewareUnreadableBody(t *testing.T) {
 	assert.Equal(t, `{"error":"Could not read request body"}`+"\n", w.Body.String())
 	assert.Zero(t, f.calls)
 	assert.NotContains(t, w.Body.String(), "connection reset", "internal error text stays out of the response")
+}
+
+// A body above the preallocation size is read as it arrives and passed
+// on whole.
+func TestMiddlewareLargeDeclaredBody(t *testing.T) {
+	body := "payload=" + strings.Repeat("x", 200<<10)
+	f := newMW(t, slackverify.Options{})
+	w := httptest.NewRecorder()
+	f.handler.ServeHTTP(w, formRequest(body, header(sslTS, sign(sslSecret, sslTS, body))))
+	require.Equal(t, http.StatusNoContent, w.Code, w.Body.String())
+	assert.Equal(t, body, string(f.seen.body))
+	assert.Equal(t, int64(len(body)), f.seen.contentLength)
+}
+
+// A client that declares a large body and sends a few bytes does not make
+// the server allocate what it declared.
+func TestMiddlewareDoesNotPreallocateLargeDeclaredBody(t *testing.T) {
+	f := newMW(t, slackverify.Options{})
+	r := httptest.NewRequest(http.MethodPost, "/slack", io.MultiReader(strings.NewReader("payload=x"), failingReader{}))
+	r.ContentLength = 1<<20 - 1 // just under the default limit
+	for k, v := range header(sslTS, sslSig) {
+		r.Header[k] = v
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	w := httptest.NewRecorder()
+	f.handler.ServeHTTP(w, r)
+	runtime.ReadMemStats(&after)
+	assert.Equal(t, http.StatusBadRequest, w.Code)
+	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(256<<10), "bytes allocated for a 1 MiB declaration")
 }
 
 // TestMiddlewareOverRealServer goes through net/http's server and client,
