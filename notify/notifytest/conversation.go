@@ -160,7 +160,7 @@ func (s *Slack) respond(w http.ResponseWriter, r *http.Request) {
 		if req.Answer == 0 {
 			req.Answer = http.StatusBadRequest
 		}
-		s.record(req)
+		s.requests.record(req)
 		setRetryAfter(w, ft.RetryAfter)
 		writeJSON(w, req.Answer, map[string]any{"ok": false, "error": ft.Error})
 		return
@@ -184,11 +184,11 @@ func (s *Slack) respond(w http.ResponseWriter, r *http.Request) {
 		}
 	default:
 		post := req
-		post.TS = s.newTS(channel)
+		post.TS = s.newTS()
 		s.post(post, msg.ResponseType != "in_channel")
 	}
 	req.Answer, req.Error = status, code
-	s.record(req)
+	s.requests.record(req)
 	if code != "" {
 		writeJSON(w, status, map[string]any{"ok": false, "error": code})
 		return

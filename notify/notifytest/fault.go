@@ -2,6 +2,7 @@ package notifytest
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -78,6 +79,12 @@ func (f *faults) next() (Fault, bool, time.Duration) {
 	return ft, true, f.latency
 }
 
+func (f *faults) reset() {
+	f.mu.Lock()
+	f.queue = nil
+	f.mu.Unlock()
+}
+
 func (f *faults) setLatency(d time.Duration) {
 	f.mu.Lock()
 	f.latency = d
@@ -105,6 +112,49 @@ func setRetryAfter(w http.ResponseWriter, d time.Duration) {
 		secs := int64((d + time.Second - 1) / time.Second)
 		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 	}
+}
+
+// recorder keeps the requests a fake received, in order. It is safe for
+// concurrent use.
+type recorder[R any] struct {
+	mu       sync.Mutex
+	requests []R
+}
+
+func (r *recorder[R]) record(req R) {
+	r.mu.Lock()
+	r.requests = append(r.requests, req)
+	r.mu.Unlock()
+}
+
+// all returns a copy of the requests recorded so far.
+func (r *recorder[R]) all() []R {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.requests)
+}
+
+// count returns how many recorded requests keep accepts, or all of
+// them when keep is nil.
+func (r *recorder[R]) count(keep func(R) bool) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if keep == nil {
+		return len(r.requests)
+	}
+	n := 0
+	for _, req := range r.requests {
+		if keep(req) {
+			n++
+		}
+	}
+	return n
+}
+
+func (r *recorder[R]) reset() {
+	r.mu.Lock()
+	r.requests = nil
+	r.mu.Unlock()
 }
 
 // maxBody bounds what the fakes read of a request.

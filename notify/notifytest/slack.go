@@ -19,11 +19,11 @@ import (
 // Slack does, unless told otherwise with [Slack.FailNext]. It is safe for
 // concurrent use.
 type Slack struct {
-	srv    *httptest.Server
-	faults faults
+	srv      *httptest.Server
+	faults   faults
+	requests recorder[SlackRequest]
 
-	mu       sync.Mutex
-	requests []SlackRequest
+	mu       sync.Mutex               // guards the conversation below
 	posted   map[string]*SlackMessage // by channel + " " + ts
 	messages []*SlackMessage          // in the order they were posted
 	seq      int
@@ -31,7 +31,8 @@ type Slack struct {
 
 // SlackRequest is one request received by a [Slack] fake.
 type SlackRequest struct {
-	// Method is "chat.postMessage", "chat.update" or "webhook".
+	// Method is "chat.postMessage", "chat.update", "webhook" or
+	// "response_url".
 	Method string
 	// Token is the form token of a Web API call.
 	Token string
@@ -156,9 +157,7 @@ func (s *Slack) SetLatency(d time.Duration) { s.faults.setLatency(d) }
 // Requests returns a copy of the requests received so far, in order,
 // with their blocks decoded.
 func (s *Slack) Requests() []SlackRequest {
-	s.mu.Lock()
-	out := slices.Clone(s.requests)
-	s.mu.Unlock()
+	out := s.requests.all()
 	for i := range out {
 		if len(out[i].rawBlocks) > 0 {
 			_ = json.Unmarshal(out[i].rawBlocks, &out[i].Blocks)
@@ -168,33 +167,16 @@ func (s *Slack) Requests() []SlackRequest {
 }
 
 // Count returns how many requests of method ("chat.postMessage",
-// "chat.update", "webhook") were received, or of all kinds for "".
+// "chat.update", "webhook", "response_url") were received, or of all
+// kinds for "".
 func (s *Slack) Count(method string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for _, r := range s.requests {
-		if method == "" || r.Method == method {
-			n++
-		}
-	}
-	return n
+	return s.requests.count(func(r SlackRequest) bool { return method == "" || r.Method == method })
 }
 
 // Reset forgets the recorded requests and queued faults.
 func (s *Slack) Reset() {
-	s.mu.Lock()
-	s.requests = nil
-	s.mu.Unlock()
-	s.faults.mu.Lock()
-	s.faults.queue = nil
-	s.faults.mu.Unlock()
-}
-
-func (s *Slack) record(r SlackRequest) {
-	s.mu.Lock()
-	s.requests = append(s.requests, r)
-	s.mu.Unlock()
+	s.requests.reset()
+	s.faults.reset()
 }
 
 func (s *Slack) webAPI(w http.ResponseWriter, r *http.Request) {
@@ -223,7 +205,7 @@ func (s *Slack) webAPI(w http.ResponseWriter, r *http.Request) {
 		if req.Answer == 0 {
 			req.Answer = http.StatusOK
 		}
-		s.record(req)
+		s.requests.record(req)
 		setRetryAfter(w, ft.RetryAfter)
 		if req.Answer == http.StatusOK {
 			writeJSON(w, http.StatusOK, map[string]any{"ok": false, "error": ft.Error})
@@ -249,14 +231,14 @@ func (s *Slack) webAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	req.Answer, req.Error = http.StatusOK, code
 	if code != "" {
-		s.record(req)
+		s.requests.record(req)
 		writeJSON(w, http.StatusOK, map[string]any{"ok": false, "error": code})
 		return
 	}
 	if method == "chat.postMessage" {
-		req.TS = s.newTS(req.Channel)
+		req.TS = s.newTS()
 	}
-	s.record(req)
+	s.requests.record(req)
 	if method == "chat.postMessage" {
 		s.post(req, false)
 	} else {
@@ -265,12 +247,11 @@ func (s *Slack) webAPI(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "channel": req.Channel, "ts": req.TS})
 }
 
-func (s *Slack) newTS(channel string) string {
+func (s *Slack) newTS() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.seq++
-	ts := fmt.Sprintf("1700000000.%06d", s.seq)
-	return ts
+	return fmt.Sprintf("1700000000.%06d", s.seq)
 }
 
 func (s *Slack) isPosted(channel, ts string) bool {
@@ -319,7 +300,7 @@ func (s *Slack) webhook(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		req.Answer, req.Error = status, ft.Error
-		s.record(req)
+		s.requests.record(req)
 		setRetryAfter(w, ft.RetryAfter)
 		w.Header().Set("Content-Type", "text/html")
 		w.WriteHeader(status)
@@ -340,9 +321,9 @@ func (s *Slack) webhook(w http.ResponseWriter, r *http.Request) {
 	if status != http.StatusOK {
 		req.Error = answer
 	}
-	s.record(req)
+	s.requests.record(req)
 	if status == http.StatusOK {
-		req.Channel, req.TS = req.WebhookPath, s.newTS(req.WebhookPath)
+		req.Channel, req.TS = req.WebhookPath, s.newTS()
 		s.post(req, false)
 	}
 	w.Header().Set("Content-Type", "text/html")

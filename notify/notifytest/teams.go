@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -28,11 +27,9 @@ func TeamsThrottled() Fault {
 // answer 202 Accepted. It records every message it receives and can be
 // told to fail with [Teams.FailNext]. It is safe for concurrent use.
 type Teams struct {
-	srv    *httptest.Server
-	faults faults
-
-	mu       sync.Mutex
-	requests []TeamsRequest
+	srv      *httptest.Server
+	faults   faults
+	requests recorder[TeamsRequest]
 }
 
 // TeamsRequest is one message received by a [Teams] fake.
@@ -136,9 +133,7 @@ func (t *Teams) SetLatency(d time.Duration) { t.faults.setLatency(d) }
 // Requests returns a copy of the messages received so far, in order,
 // with their cards decoded.
 func (t *Teams) Requests() []TeamsRequest {
-	t.mu.Lock()
-	out := slices.Clone(t.requests)
-	t.mu.Unlock()
+	out := t.requests.all()
 	for i := range out {
 		out[i].Cards = decodeCards(out[i].Body)
 	}
@@ -172,20 +167,12 @@ func decodeCards(body []byte) []map[string]any {
 const cardContentType = "application/vnd.microsoft.card.adaptive"
 
 // Count returns how many messages were received.
-func (t *Teams) Count() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.requests)
-}
+func (t *Teams) Count() int { return t.requests.count(nil) }
 
 // Reset forgets the recorded messages and queued faults.
 func (t *Teams) Reset() {
-	t.mu.Lock()
-	t.requests = nil
-	t.mu.Unlock()
-	t.faults.mu.Lock()
-	t.faults.queue = nil
-	t.faults.mu.Unlock()
+	t.requests.reset()
+	t.faults.reset()
 }
 
 func (t *Teams) handle(w http.ResponseWriter, r *http.Request) {
@@ -214,7 +201,7 @@ func (t *Teams) handle(w http.ResponseWriter, r *http.Request) {
 			status = http.StatusBadRequest
 		}
 		req.Answer = status
-		t.record(req)
+		t.requests.record(req)
 		setRetryAfter(w, ft.RetryAfter)
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(status)
@@ -227,22 +214,16 @@ func (t *Teams) handle(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case decodeErr || msg.Type != "message" || cards == 0:
 		req.Answer = http.StatusBadRequest
-		t.record(req)
+		t.requests.record(req)
 		http.Error(w, "Bad payload received by generic incoming webhook.", http.StatusBadRequest)
 	case req.Workflows:
 		req.Answer = http.StatusAccepted
-		t.record(req)
+		t.requests.record(req)
 		w.WriteHeader(http.StatusAccepted)
 	default:
 		req.Answer = http.StatusOK
-		t.record(req)
+		t.requests.record(req)
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "1")
 	}
-}
-
-func (t *Teams) record(r TeamsRequest) {
-	t.mu.Lock()
-	t.requests = append(t.requests, r)
-	t.mu.Unlock()
 }
