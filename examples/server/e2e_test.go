@@ -50,15 +50,19 @@ func newE2EHost(t *testing.T, dsn string) *e2eHost {
 	return e
 }
 
+// testStores are the stores the example supports, each giving the
+// DATABASE_URL of a new, empty store.
+var testStores = []struct {
+	name string
+	dsn  func(t *testing.T) string
+}{
+	{"memory", func(*testing.T) string { return "memory:" }},
+	{"sqlite", func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "x.db") }},
+	{"postgres", func(t *testing.T) string { return pgtest.NewDatabase(t) }},
+}
+
 func TestEndToEnd(t *testing.T) {
-	for _, st := range []struct {
-		name string
-		dsn  func(t *testing.T) string
-	}{
-		{"memory", func(*testing.T) string { return "memory:" }},
-		{"sqlite", func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "x.db") }},
-		{"postgres", func(t *testing.T) string { return pgtest.NewDatabase(t) }},
-	} {
+	for _, st := range testStores {
 		t.Run(st.name, func(t *testing.T) {
 			t.Parallel()
 			e := newE2EHost(t, st.dsn(t))
@@ -383,13 +387,14 @@ func (e *e2eHost) waitWebhookPost(t *testing.T, title string) notifytest.SlackRe
 	return found
 }
 
-// waitTeamsCard waits for the Teams card of the request titled title.
-func (e *e2eHost) waitTeamsCard(t *testing.T, title string) notifytest.TeamsRequest {
+// waitTeams waits for a message delivered to the Teams channel whose
+// text (see TeamsRequest.AllText) match accepts, and returns it.
+func (e *e2eHost) waitTeams(t *testing.T, what string, match func(r notifytest.TeamsRequest, text string) bool) notifytest.TeamsRequest {
 	t.Helper()
 	var found notifytest.TeamsRequest
-	eventually(t, "the Teams card "+title, func() bool {
+	eventually(t, what, func() bool {
 		for _, r := range e.teams.Requests() {
-			if r.Path == e.teamsPath && r.Answer == http.StatusOK && strings.Contains(r.AllText(), title) && len(r.Actions()) > 0 {
+			if r.Path == e.teamsPath && r.Answer == http.StatusOK && match(r, r.AllText()) {
 				found = r
 				return true
 			}
@@ -399,22 +404,20 @@ func (e *e2eHost) waitTeamsCard(t *testing.T, title string) notifytest.TeamsRequ
 	return found
 }
 
+// waitTeamsCard waits for the Teams card of the request titled title.
+func (e *e2eHost) waitTeamsCard(t *testing.T, title string) notifytest.TeamsRequest {
+	t.Helper()
+	return e.waitTeams(t, "the Teams card "+title, func(r notifytest.TeamsRequest, text string) bool {
+		return strings.Contains(text, title) && len(r.Actions()) > 0
+	})
+}
+
 // waitTeamsResult waits for the follow-up result card of approval id.
 func (e *e2eHost) waitTeamsResult(t *testing.T, id string) notifytest.TeamsRequest {
 	t.Helper()
-	var found notifytest.TeamsRequest
-	eventually(t, "the Teams result card of "+id, func() bool {
-		for _, r := range e.teams.Requests() {
-			text := r.AllText()
-			if r.Path == e.teamsPath && r.Answer == http.StatusOK && strings.Contains(text, id) &&
-				(strings.Contains(text, "APPROVED") || strings.Contains(text, "DENIED")) {
-				found = r
-				return true
-			}
-		}
-		return false
+	return e.waitTeams(t, "the Teams result card of "+id, func(_ notifytest.TeamsRequest, text string) bool {
+		return strings.Contains(text, id) && (strings.Contains(text, "APPROVED") || strings.Contains(text, "DENIED"))
 	})
-	return found
 }
 
 // message returns the message ts of channel as it stands on the fake.

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/chatnotify/chatnotify/approval"
-	"github.com/chatnotify/chatnotify/internal/pgtest"
 	"github.com/chatnotify/chatnotify/notify/notifytest"
 )
 
@@ -23,14 +20,7 @@ import (
 // copy shows it.
 
 func TestExpirySweepExpiresAndUpdatesEveryCopyWithoutAClick(t *testing.T) {
-	for _, st := range []struct {
-		name string
-		dsn  func(t *testing.T) string
-	}{
-		{"memory", func(*testing.T) string { return "memory:" }},
-		{"sqlite", func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "x.db") }},
-		{"postgres", func(t *testing.T) string { return pgtest.NewDatabase(t) }},
-	} {
+	for _, st := range testStores {
 		t.Run(st.name, func(t *testing.T) {
 			t.Parallel()
 			h := newTestHost(t, map[string]string{"DATABASE_URL": st.dsn(t), "EXPIRY_SWEEP_INTERVAL": "20ms"})
@@ -86,17 +76,10 @@ func TestExpirySweepExpiresAndUpdatesEveryCopyWithoutAClick(t *testing.T) {
 			_, _, hasDeny := findButton(m.Blocks, approval.SlackDenyAction)
 			assert.False(t, hasApprove || hasDeny, "the buttons are gone: %v", m.Blocks)
 
-			eventually(t, "the Teams result card of "+req.ID, func() bool {
-				for _, r := range h.teams.Requests() {
-					text := r.AllText()
-					if r.Path == e.teamsPath && r.Answer == http.StatusOK && strings.Contains(text, req.ID) &&
-						strings.Contains(text, "Approval request has expired") {
-						assert.Empty(t, r.Actions(), "a result card has no Approve or Deny link")
-						return true
-					}
-				}
-				return false
+			res := e.waitTeams(t, "the Teams result card of "+req.ID, func(_ notifytest.TeamsRequest, text string) bool {
+				return strings.Contains(text, req.ID) && strings.Contains(text, "Approval request has expired")
 			})
+			assert.Empty(t, res.Actions(), "a result card has no Approve or Deny link")
 		})
 	}
 }

@@ -99,7 +99,7 @@ func (s *sandboxServer) botChannel(t *testing.T, name, channelID string) string 
 	var ch struct{ ID string }
 	status := s.call(t, "POST", "/v1/settings/notifications", map[string]any{
 		"channel_type": "slack", "name": name,
-		"config": map[string]any{"bot_token": "xoxb-123456789012-1234567890123-abcdefghijklmnopqrstuvwx", "channel_id": channelID},
+		"config": map[string]any{"bot_token": testBotToken, "channel_id": channelID},
 	}, &ch)
 	require.Equal(t, http.StatusCreated, status)
 	return ch.ID
@@ -239,7 +239,6 @@ func TestSandboxPage(t *testing.T) {
 
 func TestSandboxStateNeedsAdminAndHidesSecrets(t *testing.T) {
 	s := startSandboxApp(t)
-	const token = "xoxb-123456789012-1234567890123-abcdefghijklmnopqrstuvwx"
 	s.botChannel(t, "Security Alerts", "C0SECRETS1")
 	status := s.call(t, "POST", "/v1/settings/notifications", map[string]any{
 		"channel_type": "teams", "name": "Teams",
@@ -260,7 +259,7 @@ func TestSandboxStateNeedsAdminAndHidesSecrets(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Contains(t, string(b), "C0SECRETS1")
-	assert.NotContains(t, string(b), token)
+	assert.NotContains(t, string(b), testBotToken)
 	assert.NotContains(t, string(b), "topsecret")
 }
 
