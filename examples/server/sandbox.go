@@ -44,13 +44,6 @@ import (
 //go:embed sandbox
 var sandboxAssets embed.FS
 
-// teamsHosts are the hosts of Teams webhook and Workflows URLs (the
-// allow-list of the settings API), all served by the fake Teams.
-var teamsHosts = []string{
-	"outlook.office.com", "outlook.office365.com",
-	"*.webhook.office.com", "*.logic.azure.com", "*.api.powerplatform.com",
-}
-
 // Identifiers of the pretend Slack workspace and app.
 const (
 	sandboxTeamID = "T0SANDBOX"
@@ -138,8 +131,8 @@ func (f *fakeRouter) RoundTrip(r *http.Request) (*http.Response, error) {
 		switch {
 		case host == "slack.com", host == "hooks.slack.com":
 			to = f.slack
-		case webhookurl.HostAllowed(host, teamsHosts):
-			to = f.teams
+		case notify.CheckWebhookURL(notify.Teams, r.URL.String(), nil) == nil:
+			to = f.teams // a Teams webhook or Workflows URL, by the settings API's rules
 		}
 	}
 	if to == nil {
