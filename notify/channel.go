@@ -44,7 +44,7 @@ const (
 	maxTokenLen   = 256
 )
 
-// SlackWebhookHosts is the allow-list for Slack incoming webhook URLs.
+// slackWebhookHosts is the allow-list for Slack incoming webhook URLs.
 var slackWebhookHosts = []string{"hooks.slack.com"}
 
 // teamsWebhookHosts is the allow-list for Teams incoming webhook and

@@ -1,7 +1,7 @@
 // Package memstore is an in-memory implementation of chatnotify's store
 // interfaces: [notify.ChannelStore], [notify.PostStore],
-// [approval.ApprovalStore], [approval.AuditLogger] and
-// [approval.AuditLister].
+// [approval.ApprovalStore], [approval.AuditLogger],
+// [approval.AuditLister] and [approval.ExpiryLister].
 //
 // It is meant for tests, demos and single-process hosts that do not need
 // their data to survive a restart: everything is lost when the process

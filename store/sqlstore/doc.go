@@ -1,7 +1,7 @@
 // Package sqlstore implements chatnotify's store interfaces on a SQL
 // database: [notify.ChannelStore], [notify.PostStore],
-// [approval.ApprovalStore], [approval.AuditLogger] and
-// [approval.AuditLister]. One implementation serves two databases:
+// [approval.ApprovalStore], [approval.AuditLogger], [approval.AuditLister]
+// and [approval.ExpiryLister]. One implementation serves two databases:
 //
 //   - SQLite, the embedded default: one file, no server, pure Go
 //     (modernc.org/sqlite, no cgo). For a single process, or a few on one
