@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -200,7 +201,9 @@ func (a *app) listAudit(w http.ResponseWriter, r *http.Request) {
 
 // postEvent serves POST /v1/events: {"type": "drift_alert" |
 // "agent_status", …payload}. It delivers to the org's subscribed channels
-// and answers 202 with one result per channel.
+// and answers 202 with one result per channel. A delivery still retrying
+// when the answer is due (a.eventTimeout, inside the server's
+// WriteTimeout) stops and is reported as timed out.
 func (a *app) postEvent(w http.ResponseWriter, r *http.Request) {
 	u, ok := a.caller(w, r, true)
 	if !ok {
@@ -216,7 +219,9 @@ func (a *app) postEvent(w http.ResponseWriter, r *http.Request) {
 		a.writeErr(w, r, err)
 		return
 	}
-	results, err := a.dispatcher.Dispatch(r.Context(), u.OrgID, ev)
+	ctx, cancel := context.WithTimeout(r.Context(), a.eventTimeout)
+	defer cancel()
+	results, err := a.dispatcher.Dispatch(ctx, u.OrgID, ev)
 	if err != nil {
 		a.writeErr(w, r, err)
 		return

@@ -720,6 +720,7 @@ func TestEvents(t *testing.T) {
 		Op          string `json:"op"`
 		OK          bool   `json:"ok"`
 		Error       string `json:"error"`
+		Code        string `json:"code"`
 		Attempts    int    `json:"attempts"`
 	}
 	post := func(t *testing.T, body string) (reply, []result) {
@@ -795,6 +796,21 @@ func TestEvents(t *testing.T) {
 		assert.False(t, got[bot].OK)
 		assert.NotEmpty(t, got[bot].Error)
 		assert.True(t, got[teams].OK)
+	})
+
+	t.Run("a delivery still running when the answer is due is reported as timed out", func(t *testing.T) {
+		// The server's WriteTimeout would otherwise cut the connection
+		// before Dispatch has given up on a channel that does not answer.
+		h.app.eventTimeout = 500 * time.Millisecond // before the request
+		t.Cleanup(func() { h.app.eventTimeout = writeTimeout - 5*time.Second })
+		h.teams.Reset()
+		h.teams.FailNext(1, notifytest.Hang(time.Minute))
+		r, results := post(t, `{"type":"agent_status","agent":"a","status":"stopped"}`)
+		require.Equal(t, http.StatusAccepted, r.Status, "%s", r.Body)
+		got := byChannel(results)[teams]
+		assert.False(t, got.OK)
+		assert.Equal(t, "timeout", got.Code)
+		assert.Equal(t, "the delivery ran out of time before it completed", got.Error)
 	})
 
 	for _, tc := range []struct {

@@ -45,11 +45,14 @@ type app struct {
 	warnings   []string
 	sweepEvery time.Duration // EXPIRY_SWEEP_INTERVAL; 0: no sweep
 	sweeper    *sweeper      // the running expiry sweep (expiry.go)
+	// eventTimeout bounds the deliveries POST /v1/events waits for, so
+	// that it answers before the server's WriteTimeout.
+	eventTimeout time.Duration
 }
 
 // newApp opens the store and wires chatnotify's pieces together.
 func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) {
-	a := &app{cfg: cfg, logger: logger, mux: http.NewServeMux()}
+	a := &app{cfg: cfg, logger: logger, mux: http.NewServeMux(), eventTimeout: writeTimeout - 5*time.Second}
 	if err := a.openStore(ctx); err != nil {
 		return nil, err
 	}

@@ -41,6 +41,10 @@ func main() {
 	}
 }
 
+// writeTimeout is the server's WriteTimeout: an answer not written by
+// then is lost.
+const writeTimeout = 30 * time.Second
+
 // run serves until ctx is done, then shuts down gracefully: it stops
 // accepting requests, lets those in flight finish, and drains background
 // deliveries and Slack message replacements.
@@ -61,7 +65,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Writer)
 		Handler:           a,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
+		WriteTimeout:      writeTimeout,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
