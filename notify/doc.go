@@ -145,9 +145,10 @@
 //	500  Authorizer or store failure: {"error": "internal error"}, details only logged
 //	502  test notification not delivered
 //
-// Errors other than 502 are {"error": "<message>"}. Store errors other
-// than [ErrNotFound] and [ErrConflict], and Authorizer errors, never reach
-// a response.
+// Errors are {"error": "<message>"}, except the test endpoint's 502 and
+// 409 (stored channel invalid), which are {"ok": false, "error": "…"}.
+// Store errors other than [ErrNotFound] and [ErrConflict], and Authorizer
+// errors, never reach a response.
 //
 // # Delivery
 //
