@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/chatnotify/chatnotify/approval"
+	"github.com/chatnotify/chatnotify/internal/syncbuf"
 	"github.com/chatnotify/chatnotify/store/memstore"
 )
 
@@ -407,7 +408,7 @@ func (failingAudit) LogAudit(context.Context, approval.AuditEntry) error {
 
 func TestReviewAuditFailureKeepsDecision(t *testing.T) {
 	st := memstore.New()
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	svc, err := approval.NewService(st, failingAudit{}, &approval.Options{Logger: newTextLogger(logs)})
 	require.NoError(t, err)
 	_, err = st.CreateApproval(t.Context(), approval.Request{ID: "apr-1", OrgID: "org-1", Title: "t"})
@@ -510,6 +511,6 @@ func TestServiceCreateValidates(t *testing.T) {
 	assert.True(t, got.CreatedAt.Equal(e.now))
 }
 
-func newTextLogger(w *syncBuffer) *slog.Logger {
+func newTextLogger(w *syncbuf.Buffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, nil))
 }

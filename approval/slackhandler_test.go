@@ -1,7 +1,6 @@
 package approval_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/chatnotify/chatnotify/approval"
+	"github.com/chatnotify/chatnotify/internal/syncbuf"
 	"github.com/chatnotify/chatnotify/slackverify"
 	"github.com/chatnotify/chatnotify/store/memstore"
 )
@@ -128,29 +128,12 @@ type slackEnv struct {
 	*serviceEnv
 	handler *approval.SlackHandler
 	slack   *fakeSlack
-	logs    *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs    *syncbuf.Buffer
 }
 
 func newSlackEnv(t *testing.T, opts *approval.SlackOptions) *slackEnv {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e := &slackEnv{serviceEnv: newServiceEnv(t, &approval.Options{Logger: logger}), slack: newFakeSlack(t), logs: logs}
 	o := approval.SlackOptions{AllowLoopbackResponseURLs: true}

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/chatnotify/chatnotify/approval"
+	"github.com/chatnotify/chatnotify/internal/syncbuf"
 	"github.com/chatnotify/chatnotify/notify"
 	"github.com/chatnotify/chatnotify/notify/notifytest"
 	"github.com/chatnotify/chatnotify/teams"
@@ -29,7 +30,7 @@ const (
 
 var deliverySecrets = []string{botToken, "SECRETbottoken", hookSecret, "fakesig-" + sigSecret, sigSecret}
 
-func debugLogger(buf *syncBuffer) *slog.Logger {
+func debugLogger(buf *syncbuf.Buffer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
@@ -49,11 +50,11 @@ func assertSecretFree(t *testing.T, s string, extra ...string) {
 type fakes struct {
 	slack *notifytest.Slack
 	teams *notifytest.Teams
-	log   *syncBuffer
+	log   *syncbuf.Buffer
 }
 
 func newFakes(t *testing.T) *fakes {
-	f := &fakes{slack: notifytest.NewSlack(), teams: notifytest.NewTeams(), log: &syncBuffer{}}
+	f := &fakes{slack: notifytest.NewSlack(), teams: notifytest.NewTeams(), log: &syncbuf.Buffer{}}
 	t.Cleanup(f.slack.Close)
 	t.Cleanup(f.teams.Close)
 	t.Cleanup(func() { assertSecretFree(t, f.log.String()) })

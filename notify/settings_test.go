@@ -1,7 +1,6 @@
 package notify_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/chatnotify/chatnotify/internal/syncbuf"
 	"github.com/chatnotify/chatnotify/notify"
 	"github.com/chatnotify/chatnotify/store/memstore"
 )
@@ -105,30 +105,12 @@ func (f *fakeSender) Calls() []sendCall {
 	return append([]sendCall(nil), f.calls...)
 }
 
-// syncBuffer is a bytes.Buffer safe for the logger and the test to share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 type fixture struct {
 	t      *testing.T
 	store  notify.ChannelStore
 	mem    *memstore.Store
 	sender *fakeSender
-	logs   *syncBuffer
+	logs   *syncbuf.Buffer
 	h      http.Handler
 }
 
@@ -144,7 +126,7 @@ func withOptions(set func(*notify.SettingsOptions)) fixtureOption {
 
 func newFixture(t *testing.T, opts ...fixtureOption) *fixture {
 	t.Helper()
-	f := &fixture{t: t, mem: memstore.New(), sender: &fakeSender{}, logs: &syncBuffer{}}
+	f := &fixture{t: t, mem: memstore.New(), sender: &fakeSender{}, logs: &syncbuf.Buffer{}}
 	f.store = f.mem
 	so := &notify.SettingsOptions{
 		Logger: slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),

@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/chatnotify/chatnotify/approval"
+	"github.com/chatnotify/chatnotify/internal/syncbuf"
 	"github.com/chatnotify/chatnotify/notify/notifytest"
 )
 
@@ -867,7 +868,7 @@ func TestEvents(t *testing.T) {
 // 404 that hides it.
 func TestUnexpectedErrorsAre500AndLogged(t *testing.T) {
 	h := newTestHost(t, map[string]string{"DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "x.db")})
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	h.app.logger = slog.New(slog.NewTextHandler(&logs, nil)) // before any request
 	closeStore := h.app.closeStore
 	h.app.closeStore = func() error { return nil }

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/chatnotify/chatnotify/approval"
+	"github.com/chatnotify/chatnotify/internal/syncbuf"
 	"github.com/chatnotify/chatnotify/notify/notifytest"
 )
 
@@ -133,7 +134,7 @@ func TestExpirySweepInterval(t *testing.T) {
 	for _, value := range []string{"soon", "30", "-5s", "1 minute"} {
 		t.Run("invalid "+value, func(t *testing.T) {
 			vars := map[string]string{"ADDR": "127.0.0.1:0", "DATABASE_URL": "memory:", "EXPIRY_SWEEP_INTERVAL": value}
-			var stdout syncBuffer
+			var stdout syncbuf.Buffer
 			err := run(t.Context(), loadConfig(func(k string) string { return vars[k] }), slog.New(slog.DiscardHandler), &stdout)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), "EXPIRY_SWEEP_INTERVAL must be a Go duration")

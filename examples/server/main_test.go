@@ -24,6 +24,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/chatnotify/chatnotify/approval"
+	"github.com/chatnotify/chatnotify/internal/syncbuf"
 	"github.com/chatnotify/chatnotify/notify/notifytest"
 	"github.com/chatnotify/chatnotify/slackverify"
 )
@@ -32,32 +33,13 @@ import (
 // graceful shutdown that drains background work), -h, and the README's
 // list of environment variables.
 
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of run and
-// the reads of a test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // runningServer is run serving in the background.
 type runningServer struct {
 	cancel context.CancelFunc
 	done   chan struct{} // closed when run has returned err
 	err    error
-	stdout *syncBuffer
-	logs   *syncBuffer
+	stdout *syncbuf.Buffer
+	logs   *syncbuf.Buffer
 	base   string // http://host:port, from the banner
 }
 
@@ -73,7 +55,7 @@ func startRun(t *testing.T, env map[string]string) *runningServer {
 	}
 	cfg := loadConfig(func(k string) string { return vars[k] })
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &runningServer{cancel: cancel, done: make(chan struct{}), stdout: &syncBuffer{}, logs: &syncBuffer{}}
+	s := &runningServer{cancel: cancel, done: make(chan struct{}), stdout: &syncbuf.Buffer{}, logs: &syncbuf.Buffer{}}
 	logger := slog.New(slog.NewTextHandler(s.logs, nil))
 	go func() {
 		s.err = run(ctx, cfg, logger, s.stdout)
@@ -329,7 +311,7 @@ func TestRunFailsOnBadConfiguration(t *testing.T) {
 			for k, v := range tc.env {
 				vars[k] = v
 			}
-			var stdout syncBuffer
+			var stdout syncbuf.Buffer
 			err := run(t.Context(), loadConfig(func(k string) string { return vars[k] }), slog.New(slog.DiscardHandler), &stdout)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
