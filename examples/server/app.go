@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	_ "embed"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -176,6 +177,7 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 	m.HandleFunc("GET /v1/audit", a.listAudit)
 	m.HandleFunc("POST /v1/events", a.postEvent)
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	m.HandleFunc("GET /favicon.ico", serveFavicon)
 	if a.sandbox != nil {
 		a.sandbox.routes(m)
 	}
@@ -269,7 +271,13 @@ func (a *app) printBanner(w io.Writer, addr string) {
 	if a.cfg.AdminTokenMade {
 		fmt.Fprintf(w, "ADMIN_TOKEN was not set; this run's admin token is:\n\n    %s\n\n", a.cfg.AdminToken)
 	}
-	fmt.Fprintf(w, "Try: curl -H 'Authorization: Bearer <admin token>' http://%s/v1/settings/notifications\n", addr)
+	// A command that can be pasted as it is: with the token when this run
+	// made it, else reading the ADMIN_TOKEN the server was started with.
+	auth := `"Authorization: Bearer $ADMIN_TOKEN"`
+	if a.cfg.AdminTokenMade {
+		auth = "'Authorization: Bearer " + a.cfg.AdminToken + "'"
+	}
+	fmt.Fprintf(w, "Try: curl -H %s http://%s/v1/settings/notifications\n", auth, addr)
 	if a.sandbox != nil {
 		fmt.Fprintf(w, "Sandbox: open http://%s/sandbox in a browser\n", addr)
 	}
@@ -285,6 +293,17 @@ func storeKind(dsn string) string {
 		return "SQLite " + strings.TrimPrefix(dsn, "sqlite:")
 	}
 	return "PostgreSQL"
+}
+
+//go:embed assets/favicon.svg
+var favicon []byte
+
+// serveFavicon answers the browser's /favicon.ico with the example's SVG
+// icon, so that the sandbox page's console shows no 404.
+func serveFavicon(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "image/svg+xml")
+	w.Header().Set("Cache-Control", "public, max-age=86400")
+	w.Write(favicon)
 }
 
 func randomToken() string {
