@@ -1,6 +1,7 @@
 package slackverify_test
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -19,7 +20,7 @@ func Example() {
 	// Slack's side: sign the request.
 	header := http.Header{}
 	slackverify.Sign(header, body, now, secret)
-	fmt.Println(header.Get(slackverify.HeaderSignature))
+	fmt.Println(header.Get("X-Slack-Signature"))
 
 	// Our side: verify it, a minute later.
 	fmt.Println(slackverify.Verify(header, body, now.Add(time.Minute), secret))
@@ -41,7 +42,9 @@ func ExampleVerifier_Middleware() {
 		panic(err)
 	}
 	h := v.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "payload=%s", r.FormValue("payload"))
+		// Only requests the middleware verified get here; Verified says so
+		// through the request context.
+		fmt.Fprintf(w, "verified=%t payload=%s", slackverify.Verified(r.Context()), r.FormValue("payload"))
 	}))
 
 	send := func(sign bool) {
@@ -59,6 +62,40 @@ func ExampleVerifier_Middleware() {
 	send(true)
 	send(false)
 	// Output:
-	// 200 payload={"type":"block_actions"}
+	// 200 verified=true payload={"type":"block_actions"}
 	// 401 {"error":"Invalid signature"}
+}
+
+// New refuses a signing secret anyone could guess.
+func ExampleNew() {
+	_, err := slackverify.New(" ", nil)
+	fmt.Println(err)
+	fmt.Println(errors.Is(err, slackverify.ErrNoSecret))
+	// Output:
+	// slackverify: no signing secret: the signing secret is empty or only whitespace
+	// true
+}
+
+// Verifying without the middleware: the caller reads the body, bounded,
+// and maps the error to a status.
+func ExampleVerifier_Verify() {
+	const secret = "8f742231b10e8888abcd99yyyzzz85a5"
+	now := time.Unix(1531420618, 0)
+	v, err := slackverify.New(secret, &slackverify.Options{Now: func() time.Time { return now }})
+	if err != nil {
+		panic(err)
+	}
+	body := []byte("payload=%7B%7D")
+	header := http.Header{}
+	slackverify.Sign(header, body, now, "another secret")
+
+	err = v.Verify(header, body)
+	switch {
+	case errors.Is(err, slackverify.ErrBodyTooLarge):
+		fmt.Println(http.StatusRequestEntityTooLarge, err)
+	case errors.Is(err, slackverify.ErrInvalidSignature):
+		fmt.Println(http.StatusUnauthorized, err)
+	}
+	// Output:
+	// 401 slackverify: signature mismatch
 }

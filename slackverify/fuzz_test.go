@@ -38,7 +38,7 @@ func FuzzVerify(f *testing.F) {
 	}
 
 	f.Fuzz(func(t *testing.T, ts, sig, body string) {
-		h := http.Header{slackverify.HeaderTimestamp: {ts}, slackverify.HeaderSignature: {sig}}
+		h := http.Header{hdrTimestamp: {ts}, hdrSignature: {sig}}
 		errFunc := slackverify.Verify(h, []byte(body), now, sslSecret, docSecret)
 		errVerifier := v.Verify(h, []byte(body))
 		if errFunc != errVerifier {

@@ -2,6 +2,7 @@ package slackverify
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -33,9 +34,13 @@ var errUnreadableBody = errors.New("slackverify: could not read request body")
 // method, the path and the remote address go to [Options.Logger] at Warn,
 // and next is not called.
 //
-// On success r.Body is replaced by a reader over the verified bytes and
-// r.ContentLength set to their length, so next can parse the form as
-// usual; [Body] returns the same bytes without copying them again.
+// On success next gets the request with a context for which [Verified]
+// reports true, and with the verified bytes as an ordinary body:
+// r.Body reads them (r.ParseForm and r.FormValue work as usual),
+// r.ContentLength is their length and r.GetBody returns a fresh reader
+// over them. Middleware between this one and the handler may wrap r.Body
+// (as chi's middleware.RequestSize does with [http.MaxBytesReader]) or
+// derive the context without losing either.
 func (v *Verifier) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := v.readBody(w, r)
@@ -46,41 +51,37 @@ func (v *Verifier) Middleware(next http.Handler) http.Handler {
 			v.refuse(w, r, err)
 			return
 		}
-		vb := &verifiedBody{data: body}
-		vb.Reset(body)
-		r.Body = vb
+		r = r.WithContext(context.WithValue(r.Context(), verifiedKey{}, true))
+		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
+		r.GetBody = func() (io.ReadCloser, error) {
+			return io.NopCloser(bytes.NewReader(body)), nil
+		}
 		next.ServeHTTP(w, r)
 	})
 }
 
-// Body returns the raw body the [Verifier.Middleware] verified for r, and
-// true, when r.Body is still the reader the middleware installed; the
-// bytes are the whole body however much of r.Body has been read. It
-// returns nil and false otherwise. The slice is shared: do not modify it.
-func Body(r *http.Request) ([]byte, bool) {
-	if vb, ok := r.Body.(*verifiedBody); ok {
-		return vb.data, true
-	}
-	return nil, false
+// verifiedKey is the context key under which [Verifier.Middleware] marks
+// a request as verified. Being unexported, no other package can set it.
+type verifiedKey struct{}
+
+// Verified reports whether ctx is the context, or derives from the
+// context, of a request whose Slack signature [Verifier.Middleware]
+// verified. It is false for every other context, including that of a
+// request the middleware refused (which never reaches the next handler)
+// and of one that did not pass through the middleware.
+func Verified(ctx context.Context) bool {
+	ok, _ := ctx.Value(verifiedKey{}).(bool)
+	return ok
 }
 
-// verifiedBody is the request body installed after verification.
-type verifiedBody struct {
-	bytes.Reader
-	data []byte
-}
-
-// Close does nothing: the server closes the original body.
-func (*verifiedBody) Close() error { return nil }
-
-// readBody reads r's body, bounded by v.maxBody. With a known
-// Content-Length it makes one allocation of exactly that size and reads
-// no further, so only the declared bytes are verified and passed on.
 // preallocMax is the largest declared body length readBody allocates
 // before reading.
 const preallocMax = 64 << 10
 
+// readBody reads r's body, bounded by v.maxBody. With a known
+// Content-Length it reads no further, so only the declared bytes are
+// verified and passed on.
 func (v *Verifier) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, nil

@@ -2,6 +2,7 @@ package slackverify_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -13,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -31,11 +34,10 @@ type mwFixture struct {
 	log     *bytes.Buffer
 	calls   int
 	seen    struct {
+		verified      bool
 		payload       string
 		body          []byte
-		bodyOK        bool
 		contentLength int64
-		rawAfterForm  []byte
 	}
 }
 
@@ -52,15 +54,23 @@ func newMW(t *testing.T, opts slackverify.Options) *mwFixture {
 	f.handler = v.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.calls++
 		f.seen.contentLength = r.ContentLength
-		// Body first, then parse the form (which drains r.Body), then Body
-		// again: it must still be the whole body.
-		f.seen.body, f.seen.bodyOK = slackverify.Body(r)
+		f.seen.verified = slackverify.Verified(r.Context())
+		// Read the body, then parse the form from a second copy that
+		// GetBody returns: both must be the whole verified body.
+		var err error
+		if f.seen.body, err = io.ReadAll(r.Body); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if r.Body, err = r.GetBody(); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
 		if err := r.ParseForm(); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
 		f.seen.payload = r.PostForm.Get("payload")
-		f.seen.rawAfterForm, _ = slackverify.Body(r)
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	return f
@@ -85,10 +95,9 @@ func TestMiddlewarePassesVerifiedRequest(t *testing.T) {
 	assert.Equal(t, 1, f.calls)
 	wantPayload, err := url.QueryUnescape(strings.TrimPrefix(sslBody, "payload="))
 	require.NoError(t, err)
-	assert.Equal(t, wantPayload, f.seen.payload, "next handler parses the restored form")
-	assert.True(t, f.seen.bodyOK)
-	assert.Equal(t, sslBody, string(f.seen.body), "Body returns the verified bytes")
-	assert.Equal(t, sslBody, string(f.seen.rawAfterForm), "Body returns all bytes even after r.Body was read")
+	assert.True(t, f.seen.verified, "Verified(r.Context()) in the next handler")
+	assert.Equal(t, sslBody, string(f.seen.body), "r.Body reads the verified bytes")
+	assert.Equal(t, wantPayload, f.seen.payload, "next handler parses the form from GetBody's copy")
 	assert.Equal(t, int64(len(sslBody)), f.seen.contentLength)
 	assert.Empty(t, f.log.String(), "nothing is logged for a good request")
 }
@@ -115,7 +124,7 @@ func TestMiddlewareEmptyBody(t *testing.T) {
 	f.handler.ServeHTTP(w, r)
 	assert.Equal(t, http.StatusNoContent, w.Code)
 	assert.Equal(t, 1, f.calls)
-	assert.True(t, f.seen.bodyOK)
+	assert.True(t, f.seen.verified)
 	assert.Empty(t, f.seen.body)
 }
 
@@ -164,10 +173,10 @@ func TestMiddlewareRefusesWithOneAnswer(t *testing.T) {
 			// Never the secret, the signature we computed for this body, or
 			// the signature the caller sent.
 			assert.NotContains(t, logged, sslSecret)
-			computed := sign(sslSecret, tt.header.Get(slackverify.HeaderTimestamp), tt.body)
+			computed := sign(sslSecret, tt.header.Get(hdrTimestamp), tt.body)
 			assert.NotContains(t, logged, computed[3:])
 			assert.NotContains(t, logged, computed[3:11], "not even a prefix of the computed signature")
-			if s := tt.header.Get(slackverify.HeaderSignature); len(s) > 10 {
+			if s := tt.header.Get(hdrSignature); len(s) > 10 {
 				assert.NotContains(t, logged, s[3:])
 			}
 			// And the response reveals nothing either.
@@ -224,7 +233,9 @@ func TestMiddlewareBodyLimit(t *testing.T) {
 				assert.Contains(t, f.log.String(), slackverify.ErrBodyTooLarge.Error())
 			} else {
 				assert.Equal(t, 1, f.calls)
+				assert.True(t, f.seen.verified)
 				assert.Equal(t, tt.body, string(f.seen.body))
+				assert.Equal(t, int64(len(tt.body)), f.seen.contentLength, "the length is known once read")
 			}
 		})
 	}
@@ -290,8 +301,8 @@ func TestMiddlewareOverRealServer(t *testing.T) {
 		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+"/slack/interactions", body)
 		require.NoError(t, err)
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set(slackverify.HeaderTimestamp, sslTS)
-		req.Header.Set(slackverify.HeaderSignature, sig)
+		req.Header.Set(hdrTimestamp, sslTS)
+		req.Header.Set(hdrSignature, sig)
 		resp, err := srv.Client().Do(req)
 		require.NoError(t, err)
 		t.Cleanup(func() { resp.Body.Close() })
@@ -323,15 +334,122 @@ func TestMiddlewareOverRealServer(t *testing.T) {
 	})
 }
 
-func TestBodyWithoutMiddleware(t *testing.T) {
-	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader("x"))
-	b, ok := slackverify.Body(r)
-	assert.False(t, ok)
-	assert.Nil(t, b)
+func TestVerifiedWithoutMiddleware(t *testing.T) {
+	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(sslBody))
+	for k, v := range header(sslTS, sslSig) {
+		r.Header[k] = v
+	}
+	assert.False(t, slackverify.Verified(r.Context()), "a correctly signed request the middleware never saw")
+	assert.False(t, slackverify.Verified(context.Background()))
+	type otherKey struct{}
+	assert.False(t, slackverify.Verified(context.WithValue(t.Context(), otherKey{}, true)),
+		"another package's true value under its own key")
+}
 
-	r.Body = nil
-	_, ok = slackverify.Body(r)
-	assert.False(t, ok)
+// requestSize is chi's middleware.RequestSize, written out: it wraps
+// r.Body in an http.MaxBytesReader, so the handler no longer sees the
+// body the verifier installed.
+func requestSize(n int64) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			r.Body = http.MaxBytesReader(w, r.Body, n)
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// withTimeout derives the request context, as timeout and tracing
+// middleware do.
+func withTimeout(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), time.Minute)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// TestMiddlewareVerifiedThroughWrappingMiddleware is issue 8's "verified
+// click audited as unverified": with a body-wrapping middleware (chi's
+// RequestSize) between the verifier and the handler, the handler must
+// still learn that the request was verified, and read the whole body.
+// With the old design (the verified mark was r.Body's private type) the
+// wrapper hid the mark.
+func TestMiddlewareVerifiedThroughWrappingMiddleware(t *testing.T) {
+	v, err := slackverify.New(sslSecret, &slackverify.Options{Now: func() time.Time { return unix(sslTS) }})
+	require.NoError(t, err)
+	wantPayload, err := url.QueryUnescape(strings.TrimPrefix(sslBody, "payload="))
+	require.NoError(t, err)
+
+	for name, between := range map[string]func(http.Handler) http.Handler{
+		"MaxBytesReader wrapper":           requestSize(1 << 20),
+		"MaxBytesReader then derived ctx":  func(h http.Handler) http.Handler { return requestSize(1 << 20)(withTimeout(h)) },
+		"derived ctx then MaxBytesReader":  func(h http.Handler) http.Handler { return withTimeout(requestSize(1 << 20)(h)) },
+		"MaxBytesReader at the body size":  requestSize(int64(len(sslBody))),
+		"two MaxBytesReaders, one per hop": func(h http.Handler) http.Handler { return requestSize(1 << 20)(requestSize(64 << 10)(h)) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			var verified bool
+			var payload string
+			h := v.Middleware(between(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				verified = slackverify.Verified(r.Context())
+				payload = r.FormValue("payload")
+			})))
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, formRequest(sslBody, header(sslTS, sslSig)))
+			require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+			assert.True(t, verified, "Verified(r.Context()) behind the wrapper")
+			assert.Equal(t, wantPayload, payload, "the body is intact behind the wrapper")
+		})
+	}
+
+	// The wrapper still does its job on the restored body.
+	t.Run("wrapper limit still applies", func(t *testing.T) {
+		var readErr error
+		h := v.Middleware(requestSize(10)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, readErr = io.ReadAll(r.Body)
+		})))
+		h.ServeHTTP(httptest.NewRecorder(), formRequest(sslBody, header(sslTS, sslSig)))
+		var tooLarge *http.MaxBytesError
+		assert.ErrorAs(t, readErr, &tooLarge)
+	})
+}
+
+// TestMiddlewareVerifiedUnderChi mounts the verifier and chi's own
+// middleware.RequestSize on a chi router, under a prefix.
+func TestMiddlewareVerifiedUnderChi(t *testing.T) {
+	v, err := slackverify.New(sslSecret, &slackverify.Options{Now: func() time.Time { return unix(sslTS) }})
+	require.NoError(t, err)
+	var verified bool
+	var body string
+	r := chi.NewRouter()
+	r.Route("/api", func(r chi.Router) {
+		r.With(v.Middleware, middleware.RequestSize(1<<20)).Post("/v1/webhooks/slack/interactions",
+			func(w http.ResponseWriter, r *http.Request) {
+				verified = slackverify.Verified(r.Context())
+				b, _ := io.ReadAll(r.Body)
+				body = string(b)
+			})
+	})
+	req := formRequest(sslBody, header(sslTS, sslSig))
+	req.URL.Path = "/api/v1/webhooks/slack/interactions"
+	w := httptest.NewRecorder()
+	r.ServeHTTP(w, req)
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	assert.True(t, verified)
+	assert.Equal(t, sslBody, body)
+}
+
+// TestMiddlewareDoesNotMarkOriginalRequest checks that the mark is on the
+// request passed to next only, never on the caller's.
+func TestMiddlewareDoesNotMarkOriginalRequest(t *testing.T) {
+	v, err := slackverify.New(sslSecret, &slackverify.Options{Now: func() time.Time { return unix(sslTS) }})
+	require.NoError(t, err)
+	r := formRequest(sslBody, header(sslTS, sslSig))
+	var inner *http.Request
+	v.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { inner = r })).ServeHTTP(httptest.NewRecorder(), r)
+	require.NotNil(t, inner)
+	assert.True(t, slackverify.Verified(inner.Context()))
+	assert.False(t, slackverify.Verified(r.Context()))
 }
 
 // TestMiddlewareNilLogger checks that the default logger discards: a

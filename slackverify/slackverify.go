@@ -7,56 +7,79 @@ import (
 	"errors"
 	"hash"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
-// The request headers Slack signs with.
+// The request headers Slack signs with: the request time in Unix seconds,
+// and "v0=" followed by the hex HMAC-SHA256.
 const (
-	// HeaderTimestamp carries the request time in Unix seconds.
-	HeaderTimestamp = "X-Slack-Request-Timestamp"
-	// HeaderSignature carries "v0=" followed by the hex HMAC-SHA256.
-	HeaderSignature = "X-Slack-Signature"
+	headerTimestamp = "X-Slack-Request-Timestamp"
+	headerSignature = "X-Slack-Signature"
 )
 
 // Defaults used by [Verify] and by a [Verifier] whose [Options] leave them
 // unset.
 const (
-	// DefaultMaxSkew is the largest accepted distance, in either
-	// direction, between a request's timestamp and the local clock.
-	DefaultMaxSkew = 5 * time.Minute
-	// DefaultMaxBodyBytes is the largest accepted request body.
-	DefaultMaxBodyBytes = 1 << 20
+	// defaultMaxSkew is the largest accepted distance, in either
+	// direction, between a request's timestamp and the local clock:
+	// Slack's documented window.
+	defaultMaxSkew = 5 * time.Minute
+	// defaultMaxBodyBytes is the largest accepted request body.
+	defaultMaxBodyBytes = 1 << 20
 )
 
-// Errors returned by [Verify] and [Verifier.Verify]. The middleware never
-// shows them to the caller; it logs them.
+// Errors returned by [New], [Verify] and [Verifier.Verify]. The middleware
+// never shows them to the caller; it logs them.
 var (
-	// ErrMissingHeaders is returned when X-Slack-Request-Timestamp or
-	// X-Slack-Signature is absent or empty.
-	ErrMissingHeaders = errors.New("slackverify: missing signature headers")
-	// ErrMalformedTimestamp is returned when X-Slack-Request-Timestamp is
-	// not a non-negative decimal number of Unix seconds (at most 18
-	// digits, no sign).
-	ErrMalformedTimestamp = errors.New("slackverify: malformed timestamp")
-	// ErrStaleTimestamp is returned when the timestamp is further than the
-	// allowed skew from the local clock, in the past (a possible replay)
-	// or in the future.
-	ErrStaleTimestamp = errors.New("slackverify: stale timestamp")
-	// ErrMalformedSignature is returned when X-Slack-Signature is not
-	// "v0=" followed by exactly 64 hex digits: another version, another
-	// length or a non-hex character.
-	ErrMalformedSignature = errors.New("slackverify: malformed signature")
-	// ErrSignatureMismatch is returned when the signature is well formed
-	// but matches none of the configured secrets.
-	ErrSignatureMismatch = errors.New("slackverify: signature mismatch")
+	// ErrInvalidSignature is returned (wrapped) when a request does not
+	// carry a valid signature: the signature headers are missing or
+	// malformed, the timestamp is too far from the local clock (a
+	// possible replay), or the signature matches none of the secrets.
+	// Check it with [errors.Is]; the error's text names the reason, for
+	// logs (for example "slackverify: stale timestamp").
+	ErrInvalidSignature = errors.New("slackverify: invalid signature")
 	// ErrBodyTooLarge is returned when the body is longer than the
 	// configured limit.
 	ErrBodyTooLarge = errors.New("slackverify: body too large")
-	// ErrNoSecret is returned by [New] when the signing secret is empty and
-	// by [Verify] when it is given no non-empty secret.
+	// ErrNoSecret is returned (wrapped) by [New] when the signing secret,
+	// or one of [Options.PreviousSecrets], is empty or only whitespace,
+	// and by [Verify] when it is given no such secret.
 	ErrNoSecret = errors.New("slackverify: no signing secret")
 )
+
+// The reasons a signature is invalid. Each wraps [ErrInvalidSignature];
+// they are values built once, so returning one does not allocate.
+var (
+	// errMissingHeaders: X-Slack-Request-Timestamp or X-Slack-Signature
+	// is absent or empty.
+	errMissingHeaders error = &invalidSignature{"slackverify: missing signature headers"}
+	// errMalformedTimestamp: X-Slack-Request-Timestamp is not a
+	// non-negative decimal number of Unix seconds (at most 18 digits, no
+	// sign).
+	errMalformedTimestamp error = &invalidSignature{"slackverify: malformed timestamp"}
+	// errStaleTimestamp: the timestamp is further than the allowed skew
+	// from the local clock, in the past or in the future.
+	errStaleTimestamp error = &invalidSignature{"slackverify: stale timestamp"}
+	// errMalformedSignature: X-Slack-Signature is not "v0=" followed by
+	// exactly 64 hex digits.
+	errMalformedSignature error = &invalidSignature{"slackverify: malformed signature"}
+	// errSignatureMismatch: the signature is well formed but matches
+	// none of the secrets.
+	errSignatureMismatch error = &invalidSignature{"slackverify: signature mismatch"}
+)
+
+// invalidSignature is one reason for [ErrInvalidSignature].
+type invalidSignature struct{ reason string }
+
+func (e *invalidSignature) Error() string { return e.reason }
+func (e *invalidSignature) Unwrap() error { return ErrInvalidSignature }
+
+// blank reports whether secret cannot be a signing secret: empty or only
+// whitespace. Anyone can guess such a key.
+func blank(secret string) bool { return strings.TrimSpace(secret) == "" }
 
 const (
 	sigPrefix          = "v0="
@@ -66,36 +89,30 @@ const (
 )
 
 // Verify reports whether header and the raw request body carry a valid
-// Slack v0 signature made with one of secrets, at time now, allowing
-// [DefaultMaxSkew] of clock skew in either direction. It returns nil on
-// success and one of the package's Err… sentinels otherwise. Empty secrets
-// are skipped; with none left it returns [ErrNoSecret].
+// Slack v0 signature made with one of secrets, at time now, allowing five
+// minutes of clock skew in either direction. It returns nil on success,
+// and otherwise an error wrapping [ErrInvalidSignature] that names the
+// reason. Secrets that are empty or only whitespace are skipped; with
+// none left it returns [ErrNoSecret].
 //
 // body must be the bytes exactly as received, before any form or JSON
 // parsing. Verify does not limit the body's size: bound it while reading.
 // Callers that verify many requests should build a [Verifier] once, which
 // avoids setting up the HMAC for every request.
 func Verify(header http.Header, body []byte, now time.Time, secrets ...string) error {
-	found := false
-	for _, s := range secrets {
-		if s != "" {
-			found = true
-			break
-		}
-	}
-	if !found {
+	if !slices.ContainsFunc(secrets, func(s string) bool { return !blank(s) }) {
 		return ErrNoSecret
 	}
-	sig, err := parseHeaders(header, now, DefaultMaxSkew)
+	sig, err := parseHeaders(header, now, defaultMaxSkew)
 	if err != nil {
 		return err
 	}
 	for _, s := range secrets {
-		if s != "" && newMAC(s).matches(&sig, body) {
+		if !blank(s) && newMAC(s).matches(&sig, body) {
 			return nil
 		}
 	}
-	return ErrSignatureMismatch
+	return errSignatureMismatch
 }
 
 // Sign sets the X-Slack-Request-Timestamp and X-Slack-Signature headers on
@@ -106,8 +123,8 @@ func Sign(header http.Header, body []byte, now time.Time, secret string) {
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write([]byte(basePrefix + ts + ":"))
 	m.Write(body)
-	header.Set(HeaderTimestamp, ts)
-	header.Set(HeaderSignature, sigPrefix+hex.EncodeToString(m.Sum(nil)))
+	header.Set(headerTimestamp, ts)
+	header.Set(headerSignature, sigPrefix+hex.EncodeToString(m.Sum(nil)))
 }
 
 // signature is a request's parsed, not yet authenticated, signature
@@ -121,20 +138,20 @@ type signature struct {
 // against now and skew. It does not allocate.
 func parseHeaders(header http.Header, now time.Time, skew time.Duration) (signature, error) {
 	var sig signature
-	ts, s := first(header, HeaderTimestamp), first(header, HeaderSignature)
+	ts, s := first(header, headerTimestamp), first(header, headerSignature)
 	if ts == "" || s == "" {
-		return sig, ErrMissingHeaders
+		return sig, errMissingHeaders
 	}
 	sec, ok := parseTimestamp(ts)
 	if !ok {
-		return sig, ErrMalformedTimestamp
+		return sig, errMalformedTimestamp
 	}
 	if !decodeSignature(&sig.mac, s) {
-		return sig, ErrMalformedSignature
+		return sig, errMalformedSignature
 	}
 	// time.Time.Sub saturates, so absurd timestamps cannot overflow.
 	if d := now.Sub(time.Unix(sec, 0)); d > skew || d < -skew {
-		return sig, ErrStaleTimestamp
+		return sig, errStaleTimestamp
 	}
 	sig.ts = ts
 	return sig, nil

@@ -2,6 +2,7 @@ package slackverify
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -15,15 +16,16 @@ type Options struct {
 	// checked. Defaults to time.Now.
 	Now func() time.Time
 	// MaxSkew is the largest accepted distance between a request's
-	// timestamp and Now, in either direction. Defaults to 5 * time.Minute
-	// ([DefaultMaxSkew]), Slack's documented window. Negative is an error.
+	// timestamp and Now, in either direction. Defaults to 5 minutes,
+	// Slack's documented window. Negative is an error.
 	MaxSkew time.Duration
 	// MaxBodyBytes is the largest accepted request body. Defaults to
-	// 1 MiB ([DefaultMaxBodyBytes]). Negative is an error.
+	// 1 MiB. Negative is an error.
 	MaxBodyBytes int64
 	// PreviousSecrets are also accepted, for rotation: Slack keeps the
 	// previous signing secret valid for 24 hours after a new one is
-	// generated. Empty entries are ignored. Defaults to none.
+	// generated. An entry that is empty or only whitespace is an error
+	// ([ErrNoSecret]): leave the slice empty instead. Defaults to none.
 	PreviousSecrets []string
 	// Logger receives, at Warn, the reason the middleware refused a
 	// request (never a secret or a signature). Defaults to discarding.
@@ -47,16 +49,23 @@ type Verifier struct {
 }
 
 // New returns a Verifier for secret (the Signing Secret from the Slack
-// app's Basic Information page) configured by opts, which may be nil. It
-// returns [ErrNoSecret] when secret is empty and an error when an option
-// is out of range.
+// app's Basic Information page) configured by opts, which may be nil.
+// The secrets are used exactly as given (nothing is trimmed). It returns
+// an error wrapping [ErrNoSecret] when secret, or an entry of
+// [Options.PreviousSecrets], is empty or only whitespace, and an error
+// when an option is out of range.
 func New(secret string, opts *Options) (*Verifier, error) {
-	if secret == "" {
-		return nil, ErrNoSecret
+	if blank(secret) {
+		return nil, fmt.Errorf("%w: the signing secret is empty or only whitespace", ErrNoSecret)
 	}
 	var o Options
 	if opts != nil {
 		o = *opts
+	}
+	for i, s := range o.PreviousSecrets {
+		if blank(s) {
+			return nil, fmt.Errorf("%w: Options.PreviousSecrets[%d] is empty or only whitespace", ErrNoSecret, i)
+		}
 	}
 	switch {
 	case o.MaxSkew < 0:
@@ -69,20 +78,15 @@ func New(secret string, opts *Options) (*Verifier, error) {
 		v.now = time.Now
 	}
 	if v.skew == 0 {
-		v.skew = DefaultMaxSkew
+		v.skew = defaultMaxSkew
 	}
 	if v.maxBody == 0 {
-		v.maxBody = DefaultMaxBodyBytes
+		v.maxBody = defaultMaxBodyBytes
 	}
 	if v.logger == nil {
 		v.logger = slog.New(slog.DiscardHandler)
 	}
-	secrets := []string{secret}
-	for _, s := range o.PreviousSecrets {
-		if s != "" {
-			secrets = append(secrets, s)
-		}
-	}
+	secrets := append([]string{secret}, o.PreviousSecrets...)
 	v.macs = make([]sync.Pool, len(secrets))
 	for i, s := range secrets {
 		v.macs[i].New = func() any { return newMAC(s) }
@@ -95,8 +99,9 @@ func New(secret string, opts *Options) (*Verifier, error) {
 
 // Verify reports whether header and the raw request body carry a valid
 // Slack v0 signature made with one of v's secrets. It returns nil on
-// success and otherwise one of the package's Err… sentinels, including
-// [ErrBodyTooLarge] when body exceeds [Options.MaxBodyBytes].
+// success, [ErrBodyTooLarge] when body exceeds [Options.MaxBodyBytes],
+// and otherwise an error wrapping [ErrInvalidSignature] that names the
+// reason. It does not allocate.
 //
 // body must be the bytes exactly as received, before any parsing.
 func (v *Verifier) Verify(header http.Header, body []byte) error {
@@ -116,5 +121,5 @@ func (v *Verifier) Verify(header http.Header, body []byte) error {
 			return nil
 		}
 	}
-	return ErrSignatureMismatch
+	return errSignatureMismatch
 }

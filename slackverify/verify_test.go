@@ -36,6 +36,13 @@ const (
 	sslSig    = "v0=7db2512a6e6bc79333a8afaaf65b5e88a8ca75f051e982b1fc167691ed4d7f63"
 )
 
+// The header names Slack documents, spelled out here rather than taken
+// from the package under test.
+const (
+	hdrTimestamp = "X-Slack-Request-Timestamp"
+	hdrSignature = "X-Slack-Signature"
+)
+
 // sign computes a signature independently of the package under test.
 func sign(secret, ts, body string) string {
 	m := hmac.New(sha256.New, []byte(secret))
@@ -46,10 +53,10 @@ func sign(secret, ts, body string) string {
 func header(ts, sig string) http.Header {
 	h := http.Header{}
 	if ts != "" {
-		h.Set(slackverify.HeaderTimestamp, ts)
+		h.Set(hdrTimestamp, ts)
 	}
 	if sig != "" {
-		h.Set(slackverify.HeaderSignature, sig)
+		h.Set(hdrSignature, sig)
 	}
 	return h
 }
@@ -90,8 +97,8 @@ func TestKnownVectors(t *testing.T) {
 
 			h := http.Header{}
 			slackverify.Sign(h, []byte(tt.body), unix(tt.ts), tt.secret)
-			assert.Equal(t, tt.ts, h.Get(slackverify.HeaderTimestamp))
-			assert.Equal(t, tt.sig, h.Get(slackverify.HeaderSignature), "Sign must reproduce the vector")
+			assert.Equal(t, tt.ts, h.Get(hdrTimestamp))
+			assert.Equal(t, tt.sig, h.Get(hdrSignature), "Sign must reproduce the vector")
 
 			assert.NoError(t, verifyBoth(t, header(tt.ts, tt.sig), tt.body, unix(tt.ts).Add(time.Minute), tt.secret))
 		})
@@ -127,7 +134,7 @@ func TestVerify(t *testing.T) {
 		{"missing timestamp", header("", good), body, at, slackverify.ErrMissingHeaders},
 		{"missing signature", header(ts, ""), body, at, slackverify.ErrMissingHeaders},
 		{"missing both", http.Header{}, body, at, slackverify.ErrMissingHeaders},
-		{"empty timestamp value", http.Header{slackverify.HeaderTimestamp: {""}, slackverify.HeaderSignature: {good}}, body, at, slackverify.ErrMissingHeaders},
+		{"empty timestamp value", http.Header{hdrTimestamp: {""}, hdrSignature: {good}}, body, at, slackverify.ErrMissingHeaders},
 		{"non-numeric timestamp", header("abc", good), body, at, slackverify.ErrMalformedTimestamp},
 		{"negative timestamp", header("-"+ts, good), body, at, slackverify.ErrMalformedTimestamp},
 		{"plus-signed timestamp", header("+"+ts, good), body, at, slackverify.ErrMalformedTimestamp},
@@ -164,11 +171,11 @@ func TestVerify(t *testing.T) {
 
 func TestVerifyMultipleHeaderValuesUsesFirst(t *testing.T) {
 	h := header(sslTS, sslSig)
-	h.Add(slackverify.HeaderSignature, "v0="+strings.Repeat("0", 64))
+	h.Add(hdrSignature, "v0="+strings.Repeat("0", 64))
 	assert.NoError(t, verifyBoth(t, h, sslBody, unix(sslTS), sslSecret))
 
 	h = header(sslTS, "v0="+strings.Repeat("0", 64))
-	h.Add(slackverify.HeaderSignature, sslSig)
+	h.Add(hdrSignature, sslSig)
 	assert.ErrorIs(t, verifyBoth(t, h, sslBody, unix(sslTS), sslSecret), slackverify.ErrSignatureMismatch)
 }
 
@@ -190,9 +197,6 @@ func TestRotatedSecrets(t *testing.T) {
 		{"second previous secret accepted", old, []string{"older-secret-0123456789abcdef", old}, nil},
 		{"previous secret without rotation configured", old, nil, slackverify.ErrSignatureMismatch},
 		{"unknown secret", unknown, []string{old}, slackverify.ErrSignatureMismatch},
-		// An empty key is public knowledge: an empty previous secret must
-		// be ignored, never used.
-		{"empty previous secret is ignored", "", []string{""}, slackverify.ErrSignatureMismatch},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -208,16 +212,56 @@ func TestRotatedSecrets(t *testing.T) {
 }
 
 func TestVerifyNoSecret(t *testing.T) {
-	h := header(sslTS, sign("", sslTS, sslBody))
 	for name, secrets := range map[string][]string{
-		"none":      nil,
-		"one empty": {""},
-		"all empty": {"", ""},
+		"none":                  nil,
+		"one empty":             {""},
+		"all empty":             {"", ""},
+		"one space":             {" "},
+		"whitespace only":       {" \t\r\n"},
+		"empty and whitespace":  {"", "  "},
+		"non-breaking space":    {"\u00a0"},
+		"ideographic and a tab": {"\u3000\t"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			assert.ErrorIs(t, slackverify.Verify(h, []byte(sslBody), unix(sslTS), secrets...), slackverify.ErrNoSecret)
+			for _, s := range append(secrets, "") {
+				h := header(sslTS, sign(s, sslTS, sslBody))
+				assert.ErrorIs(t, slackverify.Verify(h, []byte(sslBody), unix(sslTS), secrets...), slackverify.ErrNoSecret)
+			}
 		})
 	}
+}
+
+// TestVerifySkipsBlankSecrets checks that a key anyone can guess (empty
+// or whitespace) is never used, even next to a real one.
+func TestVerifySkipsBlankSecrets(t *testing.T) {
+	for _, blank := range []string{"", " ", "\t\n"} {
+		h := header(sslTS, sign(blank, sslTS, sslBody))
+		err := slackverify.Verify(h, []byte(sslBody), unix(sslTS), sslSecret, blank)
+		assert.ErrorIs(t, err, slackverify.ErrSignatureMismatch, "signed with %q", blank)
+	}
+}
+
+// TestInvalidSignatureReasons checks that every verification failure is
+// an ErrInvalidSignature for callers and names its reason for logs.
+func TestInvalidSignatureReasons(t *testing.T) {
+	for reason, text := range map[error]string{
+		slackverify.ErrMissingHeaders:     "slackverify: missing signature headers",
+		slackverify.ErrMalformedTimestamp: "slackverify: malformed timestamp",
+		slackverify.ErrStaleTimestamp:     "slackverify: stale timestamp",
+		slackverify.ErrMalformedSignature: "slackverify: malformed signature",
+		slackverify.ErrSignatureMismatch:  "slackverify: signature mismatch",
+	} {
+		assert.ErrorIs(t, reason, slackverify.ErrInvalidSignature, text)
+		assert.Equal(t, text, reason.Error())
+		assert.NotErrorIs(t, reason, slackverify.ErrBodyTooLarge)
+	}
+	assert.NotErrorIs(t, slackverify.ErrBodyTooLarge, slackverify.ErrInvalidSignature)
+	assert.NotErrorIs(t, slackverify.ErrNoSecret, slackverify.ErrInvalidSignature)
+
+	// As returned by both entry points.
+	h := header(sslTS, sign(docSecret, sslTS, sslBody))
+	assert.ErrorIs(t, verifyBoth(t, h, sslBody, unix(sslTS), sslSecret), slackverify.ErrInvalidSignature)
+	assert.ErrorIs(t, verifyBoth(t, http.Header{}, sslBody, unix(sslTS), sslSecret), slackverify.ErrInvalidSignature)
 }
 
 func TestNew(t *testing.T) {
@@ -231,6 +275,13 @@ func TestNew(t *testing.T) {
 		{"zero options", sslSecret, &slackverify.Options{}, nil},
 		{"empty secret", "", nil, slackverify.ErrNoSecret},
 		{"empty secret with previous secrets", "", &slackverify.Options{PreviousSecrets: []string{"old"}}, slackverify.ErrNoSecret},
+		{"space secret", " ", nil, slackverify.ErrNoSecret},
+		{"whitespace-only secret", " \t\r\n ", nil, slackverify.ErrNoSecret},
+		{"unicode whitespace secret", "\u00a0\u2003\u3000", nil, slackverify.ErrNoSecret},
+		{"empty previous secret", sslSecret, &slackverify.Options{PreviousSecrets: []string{""}}, slackverify.ErrNoSecret},
+		{"whitespace-only previous secret", sslSecret, &slackverify.Options{PreviousSecrets: []string{docSecret, "\t \n"}}, slackverify.ErrNoSecret},
+		{"secret with surrounding spaces is kept as given", " " + sslSecret + " ", nil, nil},
+		{"previous secrets", sslSecret, &slackverify.Options{PreviousSecrets: []string{docSecret, "old"}}, nil},
 		{"negative skew", sslSecret, &slackverify.Options{MaxSkew: -time.Second}, errAny},
 		{"negative body limit", sslSecret, &slackverify.Options{MaxBodyBytes: -1}, errAny},
 	}
@@ -340,4 +391,27 @@ func TestVerifierConcurrent(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
+}
+
+// TestNewBlankSecretMessages checks that refusing a blank secret says
+// which one and why.
+func TestNewBlankSecretMessages(t *testing.T) {
+	_, err := slackverify.New("  ", nil)
+	require.ErrorIs(t, err, slackverify.ErrNoSecret)
+	assert.EqualError(t, err, "slackverify: no signing secret: the signing secret is empty or only whitespace")
+
+	_, err = slackverify.New(sslSecret, &slackverify.Options{PreviousSecrets: []string{docSecret, "\t"}})
+	require.ErrorIs(t, err, slackverify.ErrNoSecret)
+	assert.EqualError(t, err, "slackverify: no signing secret: Options.PreviousSecrets[1] is empty or only whitespace")
+}
+
+// TestNewKeepsSecretAsGiven checks that a secret is not trimmed: only a
+// blank one is refused.
+func TestNewKeepsSecretAsGiven(t *testing.T) {
+	const padded = " " + sslSecret + "\n"
+	v, err := slackverify.New(padded, &slackverify.Options{Now: func() time.Time { return unix(sslTS) }})
+	require.NoError(t, err)
+	assert.NoError(t, v.Verify(header(sslTS, sign(padded, sslTS, sslBody)), []byte(sslBody)))
+	assert.ErrorIs(t, v.Verify(header(sslTS, sslSig), []byte(sslBody)), slackverify.ErrSignatureMismatch,
+		"the trimmed secret is not the secret")
 }

@@ -4,55 +4,21 @@ import "encoding/json"
 
 // Constants of the Adaptive Card wire format.
 const (
-	// CardSchema is the JSON schema every card names in "$schema".
-	CardSchema = "http://adaptivecards.io/schemas/adaptive-card.json"
-	// CardVersion is the Adaptive Card version this package writes: the
+	// cardSchema is the JSON schema every card names in "$schema".
+	cardSchema = "http://adaptivecards.io/schemas/adaptive-card.json"
+	// cardVersion is the Adaptive Card version this package writes: the
 	// newest that Teams incoming webhooks and Workflows accept.
-	CardVersion = "1.4"
-	// ContentTypeAdaptiveCard is the attachment and invoke-response content
-	// type of an Adaptive Card.
-	ContentTypeAdaptiveCard = "application/vnd.microsoft.card.adaptive"
+	cardVersion = "1.4"
+	// contentTypeAdaptiveCard is the attachment and invoke-response
+	// content type of an Adaptive Card.
+	contentTypeAdaptiveCard = "application/vnd.microsoft.card.adaptive"
 )
 
-// ContainerStyle colours a [Container]. Teams cannot colour buttons, so a
-// container's style is the colour cue of a result card.
-type ContainerStyle string
-
-// The container styles of Adaptive Cards 1.4.
-const (
-	StyleDefault   ContainerStyle = "default"
-	StyleEmphasis  ContainerStyle = "emphasis"
-	StyleGood      ContainerStyle = "good"      // green: approved
-	StyleAttention ContainerStyle = "attention" // red: denied
-	StyleWarning   ContainerStyle = "warning"   // amber: errors, expiry
-	StyleAccent    ContainerStyle = "accent"
-)
-
-// Color is the colour of a [TextBlock].
-type Color string
-
-// The text colours of Adaptive Cards 1.4.
-const (
-	ColorDefault   Color = "default"
-	ColorDark      Color = "dark"
-	ColorLight     Color = "light"
-	ColorAccent    Color = "accent"
-	ColorGood      Color = "good"
-	ColorWarning   Color = "warning"
-	ColorAttention Color = "attention"
-)
-
-// Values for [TextBlock] Weight and Size.
-const (
-	WeightBolder = "bolder"
-	SizeMedium   = "medium"
-	SizeLarge    = "large"
-)
-
-// Card is an Adaptive Card, version [CardVersion]. Its JSON form always
-// carries "$schema", "type": "AdaptiveCard" and the version, whatever the
-// struct holds, so the zero value is a valid empty card. Card is built to
-// be marshalled; it does not unmarshal.
+// Card is an Adaptive Card, version 1.4 (the newest that Teams incoming
+// webhooks and Workflows accept). Its JSON form always carries
+// "$schema", "type": "AdaptiveCard" and the version, whatever the struct
+// holds, so the zero value is a valid empty card. Card is built to be
+// marshalled; it does not unmarshal.
 type Card struct {
 	// Body is the card's content, top to bottom.
 	Body []Element
@@ -72,9 +38,8 @@ type msteams struct {
 	Width string `json:"width"`
 }
 
-// MarshalJSON implements [json.Marshaler]. The whole card is encoded in
-// one pass of encoding/json (elements are converted to plain structs
-// first, rather than each marshalling itself).
+// MarshalJSON implements [json.Marshaler]. Each element and action gets
+// its "type"; the whole card is encoded in one pass of encoding/json.
 func (c Card) MarshalJSON() ([]byte, error) {
 	w := struct {
 		Schema  string   `json:"$schema"`
@@ -83,7 +48,7 @@ func (c Card) MarshalJSON() ([]byte, error) {
 		Body    []any    `json:"body"`
 		Actions []any    `json:"actions,omitempty"`
 		MSTeams *msteams `json:"msteams,omitempty"`
-	}{Schema: CardSchema, Type: "AdaptiveCard", Version: CardVersion, Body: wireElements(c.Body)}
+	}{Schema: cardSchema, Type: "AdaptiveCard", Version: cardVersion, Body: wireElements(c.Body)}
 	if len(c.Actions) > 0 {
 		w.Actions = make([]any, len(c.Actions))
 		for i, a := range c.Actions {
@@ -96,37 +61,52 @@ func (c Card) MarshalJSON() ([]byte, error) {
 	return json.Marshal(w)
 }
 
-// Element is a card element: [TextBlock], [FactSet] or [Container].
+// Element is a card element: [TextBlock], [FactSet] or [Container] (or a
+// pointer to one). Elements are encoded as part of a [Card], which gives
+// each its "type".
 type Element interface {
-	json.Marshaler
 	cardElement()
 }
 
-// Action is a card action: [ActionOpenURL] or [ActionSubmit].
+// Action is a card action: [ActionOpenURL] or [ActionSubmit] (or a
+// pointer to one). Actions are encoded as part of a [Card], which gives
+// each its "type".
 type Action interface {
-	json.Marshaler
 	cardAction()
 }
 
 // TextBlock is a paragraph of Teams markdown (**bold**, _italic_, lists,
 // [links](url)). Use [EscapeMarkdown] on text that is not meant as
-// markdown.
+// markdown. Empty fields are left out of the JSON, which means the
+// card's default.
 type TextBlock struct {
-	Text      string `json:"text"`
-	Wrap      bool   `json:"wrap,omitempty"`
-	Weight    string `json:"weight,omitempty"` // e.g. WeightBolder
-	Size      string `json:"size,omitempty"`   // e.g. SizeMedium
-	Color     Color  `json:"color,omitempty"`
-	IsSubtle  bool   `json:"isSubtle,omitempty"`
-	Spacing   string `json:"spacing,omitempty"` // none|small|default|medium|large|extraLarge|padding
-	Separator bool   `json:"separator,omitempty"`
+	// Text is the paragraph, in Teams markdown.
+	Text string `json:"text"`
+	// Wrap lets the text run over several lines instead of being cut.
+	Wrap bool `json:"wrap,omitempty"`
+	// Weight is lighter, default or bolder.
+	Weight string `json:"weight,omitempty"`
+	// Size is small, default, medium, large or extraLarge.
+	Size string `json:"size,omitempty"`
+	// Color is default, dark, light, accent, good, warning or attention.
+	Color string `json:"color,omitempty"`
+	// IsSubtle shows the text toned down.
+	IsSubtle bool `json:"isSubtle,omitempty"`
+	// Spacing, the space above the element, is none, small, default,
+	// medium, large, extraLarge or padding.
+	Spacing string `json:"spacing,omitempty"`
+	// Separator draws a line above the element.
+	Separator bool `json:"separator,omitempty"`
 }
 
 // FactSet is a two-column list of titles and values.
 type FactSet struct {
-	Facts     []Fact `json:"facts"`
-	Spacing   string `json:"spacing,omitempty"`
-	Separator bool   `json:"separator,omitempty"`
+	// Facts are the rows, top to bottom.
+	Facts []Fact `json:"facts"`
+	// Spacing is as for [TextBlock].
+	Spacing string `json:"spacing,omitempty"`
+	// Separator draws a line above the element.
+	Separator bool `json:"separator,omitempty"`
 }
 
 // Fact is one row of a [FactSet].
@@ -135,30 +115,43 @@ type Fact struct {
 	Value string `json:"value"`
 }
 
-// Container groups elements, optionally on a coloured background.
+// Container groups elements, optionally on a coloured background. Teams
+// cannot colour buttons, so a container's style is the colour cue of a
+// card.
 type Container struct {
+	// Items are the grouped elements, top to bottom.
 	Items []Element `json:"items"`
-	// Style colours the container; empty means the card's default.
-	Style ContainerStyle `json:"style,omitempty"`
+	// Style colours the container's background: default, emphasis, good
+	// (green), attention (red), warning (amber) or accent. Empty means
+	// the card's default.
+	Style string `json:"style,omitempty"`
 	// Bleed lets the background reach the card's edges.
-	Bleed     bool   `json:"bleed,omitempty"`
-	Spacing   string `json:"spacing,omitempty"`
-	Separator bool   `json:"separator,omitempty"`
+	Bleed bool `json:"bleed,omitempty"`
+	// Spacing is as for [TextBlock].
+	Spacing string `json:"spacing,omitempty"`
+	// Separator draws a line above the element.
+	Separator bool `json:"separator,omitempty"`
 }
 
 // ActionOpenURL opens URL in the user's browser. It is the only action
 // that works on cards sent through incoming webhooks and Workflows.
 type ActionOpenURL struct {
+	// Title is the button's text.
 	Title string `json:"title"`
-	URL   string `json:"url"`
+	// URL is the link the button opens.
+	URL string `json:"url"`
 }
 
 // ActionSubmit posts Data back to the bot that sent the card. Teams drops
 // it from cards sent through incoming webhooks and Workflows: use it only
 // on cards a bot delivers, and [ActionOpenURL] links otherwise.
 type ActionSubmit struct {
-	Title string     `json:"title"`
-	Data  ActionData `json:"data"`
+	// Title is the button's text.
+	Title string `json:"title"`
+	// Data is sent back as the activity's value when the button is
+	// clicked: any value encoding/json writes as a JSON object, such as
+	// a struct or a map[string]string. Nil leaves it out.
+	Data any `json:"data,omitempty"`
 }
 
 func (TextBlock) cardElement()    {}
@@ -167,24 +160,9 @@ func (Container) cardElement()    {}
 func (ActionOpenURL) cardAction() {}
 func (ActionSubmit) cardAction()  {}
 
-// MarshalJSON implements [json.Marshaler], adding "type": "TextBlock".
-func (t TextBlock) MarshalJSON() ([]byte, error) { return json.Marshal(wireElement(t)) }
-
-// MarshalJSON implements [json.Marshaler], adding "type": "FactSet".
-func (f FactSet) MarshalJSON() ([]byte, error) { return json.Marshal(wireElement(f)) }
-
-// MarshalJSON implements [json.Marshaler], adding "type": "Container".
-func (c Container) MarshalJSON() ([]byte, error) { return json.Marshal(wireElement(c)) }
-
-// MarshalJSON implements [json.Marshaler], adding "type": "Action.OpenUrl".
-func (a ActionOpenURL) MarshalJSON() ([]byte, error) { return json.Marshal(wireAction(a)) }
-
-// MarshalJSON implements [json.Marshaler], adding "type": "Action.Submit".
-func (a ActionSubmit) MarshalJSON() ([]byte, error) { return json.Marshal(wireAction(a)) }
-
-// The wire forms of elements and actions: the same fields plus "type",
-// in types without a MarshalJSON method, so that encoding/json encodes a
-// card in one pass instead of re-validating each element's output.
+// The wire forms of elements and actions: the same fields plus "type".
+// The whole card is converted to them and encoded in one pass of
+// encoding/json.
 type (
 	plainTextBlock     TextBlock
 	plainFactSet       FactSet
@@ -199,12 +177,12 @@ type (
 		plainFactSet
 	}
 	wireContainer struct {
-		Type      string         `json:"type"`
-		Items     []any          `json:"items"`
-		Style     ContainerStyle `json:"style,omitempty"`
-		Bleed     bool           `json:"bleed,omitempty"`
-		Spacing   string         `json:"spacing,omitempty"`
-		Separator bool           `json:"separator,omitempty"`
+		Type      string `json:"type"`
+		Items     []any  `json:"items"`
+		Style     string `json:"style,omitempty"`
+		Bleed     bool   `json:"bleed,omitempty"`
+		Spacing   string `json:"spacing,omitempty"`
+		Separator bool   `json:"separator,omitempty"`
 	}
 	wireActionOpenURL struct {
 		Type string `json:"type"`
@@ -226,6 +204,18 @@ func wireElements(es []Element) []any {
 
 func wireElement(e Element) any {
 	switch v := e.(type) {
+	case *TextBlock:
+		if v != nil {
+			return wireElement(*v)
+		}
+	case *FactSet:
+		if v != nil {
+			return wireElement(*v)
+		}
+	case *Container:
+		if v != nil {
+			return wireElement(*v)
+		}
 	case TextBlock:
 		return wireTextBlock{"TextBlock", plainTextBlock(v)}
 	case FactSet:
@@ -237,17 +227,25 @@ func wireElement(e Element) any {
 		return wireContainer{Type: "Container", Items: wireElements(v.Items), Style: v.Style,
 			Bleed: v.Bleed, Spacing: v.Spacing, Separator: v.Separator}
 	}
-	return e // a pointer to an element, which marshals itself
+	return nil // a nil element or nil pointer: null
 }
 
 func wireAction(a Action) any {
 	switch v := a.(type) {
+	case *ActionOpenURL:
+		if v != nil {
+			return wireAction(*v)
+		}
+	case *ActionSubmit:
+		if v != nil {
+			return wireAction(*v)
+		}
 	case ActionOpenURL:
 		return wireActionOpenURL{"Action.OpenUrl", plainActionOpenURL(v)}
 	case ActionSubmit:
 		return wireActionSubmit{"Action.Submit", plainActionSubmit(v)}
 	}
-	return a // a pointer to an action, which marshals itself
+	return nil // a nil action or nil pointer: null
 }
 
 // Message is the envelope that carries cards to an incoming webhook or a
@@ -255,39 +253,47 @@ func wireAction(a Action) any {
 //
 //	{"type":"message","attachments":[{"contentType":"application/vnd.microsoft.card.adaptive","contentUrl":null,"content":{…}}]}
 type Message struct {
-	Type        string       `json:"type"`
+	// Type is "message".
+	Type string `json:"type"`
+	// Attachments hold the cards, one each.
 	Attachments []Attachment `json:"attachments"`
 }
 
 // Attachment is one card of a [Message]. ContentURL is null on the wire
 // as long as it is nil, as [NewMessage] leaves it.
 type Attachment struct {
-	ContentType string  `json:"contentType"`
-	ContentURL  *string `json:"contentUrl"`
-	Content     Card    `json:"content"`
+	// ContentType is "application/vnd.microsoft.card.adaptive".
+	ContentType string `json:"contentType"`
+	// ContentURL is nil for a card sent inline.
+	ContentURL *string `json:"contentUrl"`
+	// Content is the card.
+	Content Card `json:"content"`
 }
 
 // NewMessage wraps cards in a [Message].
 func NewMessage(cards ...Card) Message {
 	m := Message{Type: "message", Attachments: make([]Attachment, 0, len(cards))}
 	for _, c := range cards {
-		m.Attachments = append(m.Attachments, Attachment{ContentType: ContentTypeAdaptiveCard, Content: c})
+		m.Attachments = append(m.Attachments, Attachment{ContentType: contentTypeAdaptiveCard, Content: c})
 	}
 	return m
 }
 
 // InvokeResponse is a bot's synchronous answer to an adaptiveCard/action
 // invoke (the Bot Framework's AdaptiveCardInvokeResponse): with
-// StatusCode 200 and Type [ContentTypeAdaptiveCard], Teams replaces the
-// clicked card with Value.
+// StatusCode 200 and Type "application/vnd.microsoft.card.adaptive",
+// Teams replaces the clicked card with Value.
 type InvokeResponse struct {
-	StatusCode int    `json:"statusCode"`
-	Type       string `json:"type"`
-	Value      Card   `json:"value"`
+	// StatusCode is 200 for a card answer.
+	StatusCode int `json:"statusCode"`
+	// Type is the content type of Value.
+	Type string `json:"type"`
+	// Value is the card that replaces the clicked one.
+	Value Card `json:"value"`
 }
 
 // NewInvokeResponse returns the invoke response that replaces the clicked
 // card with c.
 func NewInvokeResponse(c Card) InvokeResponse {
-	return InvokeResponse{StatusCode: 200, Type: ContentTypeAdaptiveCard, Value: c}
+	return InvokeResponse{StatusCode: 200, Type: contentTypeAdaptiveCard, Value: c}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/chatnotify/chatnotify/internal/slackmsg"
 	"github.com/chatnotify/chatnotify/teams"
 )
 
@@ -34,43 +35,130 @@ func TestZeroCardIsValid(t *testing.T) {
 		marshal(t, teams.Card{}))
 }
 
+// cardParts marshals a card holding e (when not nil) and a (when not
+// nil) and returns its first body element and first action as JSON.
+func cardParts(t *testing.T, e teams.Element, a teams.Action) (body, action string) {
+	t.Helper()
+	c := teams.Card{}
+	if e != nil {
+		c.Body = []teams.Element{e}
+	}
+	if a != nil {
+		c.Actions = []teams.Action{a}
+	}
+	var got struct {
+		Body    []json.RawMessage `json:"body"`
+		Actions []json.RawMessage `json:"actions"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(marshal(t, c)), &got))
+	if len(got.Body) > 0 {
+		body = string(got.Body[0])
+	}
+	if len(got.Actions) > 0 {
+		action = string(got.Actions[0])
+	}
+	return body, action
+}
+
+// submitData is the kind of struct a caller puts in ActionSubmit.Data.
+type submitData struct {
+	Action     string `json:"action"`
+	ApprovalID string `json:"approval_id"`
+	Token      string `json:"token,omitempty"`
+}
+
 func TestElementShapes(t *testing.T) {
 	for name, tc := range map[string]struct {
-		v    any
+		e    teams.Element
 		want string
 	}{
 		"text block": {
-			teams.TextBlock{Text: "**Title**", Wrap: true, Weight: teams.WeightBolder, Size: teams.SizeLarge, Color: teams.ColorAttention, IsSubtle: true, Spacing: "small", Separator: true},
+			teams.TextBlock{Text: "**Title**", Wrap: true, Weight: "bolder", Size: "large", Color: "attention", IsSubtle: true, Spacing: "small", Separator: true},
 			`{"type":"TextBlock","text":"**Title**","wrap":true,"weight":"bolder","size":"large","color":"attention","isSubtle":true,"spacing":"small","separator":true}`,
 		},
 		"text block minimal": {teams.TextBlock{Text: "x"}, `{"type":"TextBlock","text":"x"}`},
+		"text block pointer": {&teams.TextBlock{Text: "x"}, `{"type":"TextBlock","text":"x"}`},
 		"fact set": {
 			teams.FactSet{Facts: []teams.Fact{{Title: "Agent", Value: "deploy-bot"}, {Title: "Risk", Value: "85 (high)"}}},
 			`{"type":"FactSet","facts":[{"title":"Agent","value":"deploy-bot"},{"title":"Risk","value":"85 (high)"}]}`,
 		},
-		"empty fact set": {teams.FactSet{}, `{"type":"FactSet","facts":[]}`},
+		"empty fact set":   {teams.FactSet{}, `{"type":"FactSet","facts":[]}`},
+		"fact set pointer": {&teams.FactSet{}, `{"type":"FactSet","facts":[]}`},
 		"container": {
-			teams.Container{Style: teams.StyleGood, Bleed: true, Items: []teams.Element{teams.TextBlock{Text: "ok"}}},
+			teams.Container{Style: "good", Bleed: true, Items: []teams.Element{teams.TextBlock{Text: "ok"}}},
 			`{"type":"Container","style":"good","bleed":true,"items":[{"type":"TextBlock","text":"ok"}]}`,
 		},
 		"empty container": {teams.Container{}, `{"type":"Container","items":[]}`},
-		"open url": {
-			teams.ActionOpenURL{Title: "Approve", URL: "https://arx.example.com/v1/webhooks/teams/interactions?token=cn1.x.y"},
-			`{"type":"Action.OpenUrl","title":"Approve","url":"https://arx.example.com/v1/webhooks/teams/interactions?token=cn1.x.y"}`,
+		"nested container pointers": {
+			&teams.Container{Items: []teams.Element{&teams.Container{Items: []teams.Element{&teams.TextBlock{Text: "deep"}}}}},
+			`{"type":"Container","items":[{"type":"Container","items":[{"type":"TextBlock","text":"deep"}]}]}`,
 		},
-		"submit": {
-			teams.ActionSubmit{Title: "Deny", Data: teams.ActionData{Action: "deny", ApprovalID: "req-42"}},
-			`{"type":"Action.Submit","title":"Deny","data":{"action":"deny","approval_id":"req-42"}}`,
-		},
-		"submit with token": {
-			teams.ActionSubmit{Title: "Approve", Data: teams.ActionData{Action: "approve", ApprovalID: "req-42", Token: "cn1.a.b"}},
-			`{"type":"Action.Submit","title":"Approve","data":{"action":"approve","approval_id":"req-42","token":"cn1.a.b"}}`,
-		},
+		"nil pointer": {(*teams.TextBlock)(nil), `null`},
 	} {
 		t.Run(name, func(t *testing.T) {
-			assert.JSONEq(t, tc.want, marshal(t, tc.v))
+			body, _ := cardParts(t, tc.e, nil)
+			assert.JSONEq(t, tc.want, body)
 		})
 	}
+}
+
+func TestActionShapes(t *testing.T) {
+	for name, tc := range map[string]struct {
+		a    teams.Action
+		want string
+	}{
+		"open url": {
+			teams.ActionOpenURL{Title: "Approve", URL: "https://approvals.example.com/v1/webhooks/teams/interactions?token=cn1.x.y"},
+			`{"type":"Action.OpenUrl","title":"Approve","url":"https://approvals.example.com/v1/webhooks/teams/interactions?token=cn1.x.y"}`,
+		},
+		"open url pointer": {&teams.ActionOpenURL{Title: "Open", URL: "https://a"}, `{"type":"Action.OpenUrl","title":"Open","url":"https://a"}`},
+		"submit with a map": {
+			teams.ActionSubmit{Title: "Deny", Data: map[string]string{"action": "deny", "approval_id": "req-42"}},
+			`{"type":"Action.Submit","title":"Deny","data":{"action":"deny","approval_id":"req-42"}}`,
+		},
+		"submit with a struct": {
+			teams.ActionSubmit{Title: "Approve", Data: submitData{Action: "approve", ApprovalID: "req-42", Token: "cn1.a.b"}},
+			`{"type":"Action.Submit","title":"Approve","data":{"action":"approve","approval_id":"req-42","token":"cn1.a.b"}}`,
+		},
+		"submit pointer":      {&teams.ActionSubmit{Title: "Go", Data: map[string]string{"k": "v"}}, `{"type":"Action.Submit","title":"Go","data":{"k":"v"}}`},
+		"submit without data": {teams.ActionSubmit{Title: "Go"}, `{"type":"Action.Submit","title":"Go"}`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, action := cardParts(t, nil, tc.a)
+			assert.JSONEq(t, tc.want, action)
+		})
+	}
+}
+
+// TestCardJSONBytes pins the exact bytes (key order included) of a card
+// using every element, field and action, as the package wrote them
+// before its constants and MarshalJSON methods were removed: notify's
+// golden files depend on them.
+func TestCardJSONBytes(t *testing.T) {
+	c := teams.NewCard(
+		teams.Container{Style: "attention", Bleed: true, Spacing: "medium", Separator: true, Items: []teams.Element{
+			teams.TextBlock{Text: "Approval requested", Weight: "bolder", IsSubtle: true, Wrap: true},
+			teams.TextBlock{Text: "Deploy \\*prod\\*", Weight: "bolder", Size: "large", Wrap: true},
+			teams.TextBlock{Text: "**🔴 High risk (82)**", Color: "attention", Wrap: true},
+		}},
+		teams.TextBlock{Text: "<b>&amp;</b>", Spacing: "small", Separator: true},
+		teams.FactSet{Facts: []teams.Fact{{Title: "Risk", Value: "high (82)"}}, Spacing: "none", Separator: true},
+	)
+	c.Actions = []teams.Action{
+		teams.ActionOpenURL{Title: "Approve", URL: "https://approvals.example.com/t?token=a&b=c"},
+		teams.ActionSubmit{Title: "Deny", Data: submitData{Action: "deny", ApprovalID: "req-42", Token: "cn1.a.b"}},
+	}
+	const want = `{"type":"message","attachments":[{"contentType":"application/vnd.microsoft.card.adaptive","contentUrl":null,"content":` +
+		`{"$schema":"http://adaptivecards.io/schemas/adaptive-card.json","type":"AdaptiveCard","version":"1.4","body":[` +
+		`{"type":"Container","items":[{"type":"TextBlock","text":"Approval requested","wrap":true,"weight":"bolder","isSubtle":true},` +
+		`{"type":"TextBlock","text":"Deploy \\*prod\\*","wrap":true,"weight":"bolder","size":"large"},` +
+		`{"type":"TextBlock","text":"**🔴 High risk (82)**","wrap":true,"color":"attention"}],"style":"attention","bleed":true,"spacing":"medium","separator":true},` +
+		`{"type":"TextBlock","text":"\u003cb\u003e\u0026amp;\u003c/b\u003e","spacing":"small","separator":true},` +
+		`{"type":"FactSet","facts":[{"title":"Risk","value":"high (82)"}],"spacing":"none","separator":true}],` +
+		`"actions":[{"type":"Action.OpenUrl","title":"Approve","url":"https://approvals.example.com/t?token=a\u0026b=c"},` +
+		`{"type":"Action.Submit","title":"Deny","data":{"action":"deny","approval_id":"req-42","token":"cn1.a.b"}}],` +
+		`"msteams":{"width":"Full"}}}]}`
+	assert.Equal(t, want, marshal(t, teams.NewMessage(c)))
 }
 
 func TestCardWithActions(t *testing.T) {
@@ -100,23 +188,23 @@ func TestResultCard(t *testing.T) {
 		want string
 	}{
 		"approved": {
-			teams.ApprovedResult("Deploy to prod", "Jane Doe", at),
+			teams.DecisionResult("Deploy to prod", true, "Jane Doe", at),
 			`[{"type":"TextBlock","text":"Deploy to prod","wrap":true,"weight":"bolder","size":"medium"},
 			  {"type":"TextBlock","text":"**APPROVED** by Jane Doe","wrap":true},
 			  {"type":"FactSet","facts":[{"title":"Reviewer","value":"Jane Doe"},{"title":"Time","value":"2026-03-01 11:34 UTC"}]}]`,
 		},
 		"denied": {
-			teams.DeniedResult("Deploy to prod", "Jane Doe", at),
+			teams.DecisionResult("Deploy to prod", false, "Jane Doe", at),
 			`[{"type":"TextBlock","text":"Deploy to prod","wrap":true,"weight":"bolder","size":"medium"},
 			  {"type":"TextBlock","text":"**DENIED** by Jane Doe","wrap":true},
 			  {"type":"FactSet","facts":[{"title":"Reviewer","value":"Jane Doe"},{"title":"Time","value":"2026-03-01 11:34 UTC"}]}]`,
 		},
 		"warning without title": {
-			teams.WarningResult("", "Approval request not found"),
+			teams.Result{Status: "Approval request not found", Style: "warning"},
 			`[{"type":"TextBlock","text":"Approval request not found","wrap":true}]`,
 		},
 		"all facts": {
-			teams.Result{Title: "T", Status: "S", Style: teams.StyleWarning, Reviewer: "R", At: at, Notes: "Approved by R via Teams",
+			teams.Result{Title: "T", Status: "S", Style: "warning", Reviewer: "R", At: at, Notes: "Approved by R via Teams",
 				Facts: []teams.Fact{{Title: "Agent", Value: "bot_1"}}},
 			`[{"type":"TextBlock","text":"T","wrap":true,"weight":"bolder","size":"medium"},
 			  {"type":"TextBlock","text":"S","wrap":true},
@@ -147,10 +235,30 @@ func TestResultCard(t *testing.T) {
 	}
 }
 
-func TestResultStyles(t *testing.T) {
-	assert.Equal(t, teams.StyleGood, teams.ApprovedResult("t", "r", time.Time{}).Style)
-	assert.Equal(t, teams.StyleAttention, teams.DeniedResult("t", "r", time.Time{}).Style)
-	assert.Equal(t, teams.StyleWarning, teams.WarningResult("t", "m").Style)
+func TestDecisionResult(t *testing.T) {
+	at := time.Date(2026, 3, 1, 12, 34, 0, 0, time.UTC)
+	assert.Equal(t, teams.Result{Title: "t", Status: "**APPROVED** by Jane", Style: "good", Reviewer: "Jane", At: at},
+		teams.DecisionResult("t", true, "Jane", at))
+	assert.Equal(t, teams.Result{Title: "t", Status: "**DENIED** by Jane", Style: "attention", Reviewer: "Jane", At: at},
+		teams.DecisionResult("t", false, "Jane", at))
+}
+
+// TestResultTimeMatchesSlack checks that the result card's time reads as
+// the plain date of the Slack messages: one date format for both.
+func TestResultTimeMatchesSlack(t *testing.T) {
+	at := time.Date(2026, 3, 1, 12, 34, 56, 0, time.FixedZone("CET", 3600))
+	var got struct {
+		Body []struct {
+			Items []struct {
+				Facts []teams.Fact `json:"facts"`
+			} `json:"items"`
+		} `json:"body"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(marshal(t, teams.ResultCard(teams.Result{At: at}))), &got))
+	require.Len(t, got.Body, 1)
+	require.Len(t, got.Body[0].Items, 2)
+	assert.Equal(t, []teams.Fact{{Title: "Time", Value: slackmsg.PlainTime(at)}}, got.Body[0].Items[1].Facts)
+	assert.Equal(t, "2026-03-01 11:34 UTC", slackmsg.PlainTime(at))
 }
 
 // TestResultCardEscapesUserText checks that a hostile title, reviewer
@@ -159,8 +267,8 @@ func TestResultCardEscapesUserText(t *testing.T) {
 	evil := `**urgent** [click](https://evil.example) _x_ ~y~ ` + "`z`" + ` \`
 	const escaped = `\*\*urgent\*\* \[click\](https://evil.example) \_x\_ \~y\~ ` + "\\`z\\`" + ` \\`
 	for name, r := range map[string]teams.Result{
-		"approved": teams.ApprovedResult(evil, evil, time.Time{}),
-		"warning":  teams.WarningResult(evil, evil),
+		"approved": teams.DecisionResult(evil, true, evil, time.Time{}),
+		"denied":   teams.DecisionResult(evil, false, evil, time.Time{}),
 	} {
 		t.Run(name, func(t *testing.T) {
 			c := teams.ResultCard(r)

@@ -1,37 +1,37 @@
-// Package teams speaks the Microsoft Teams side of chatnotify's approval
-// flow: Adaptive Cards, the payloads of button clicks, and the two ways a
-// click is authenticated. It imports nothing else from chatnotify, so
-// both the delivery code (which sends cards) and the interactions handler
-// (which receives clicks) build on it.
+// Package teams holds the Microsoft Teams building blocks of chatnotify's
+// approval flow: Adaptive Cards, the result card that replaces a decided
+// request, and the HMAC check of Teams outgoing webhooks. It depends on
+// the standard library only, so both the delivery side (package notify,
+// which sends cards) and the interactions side (package approval, which
+// answers clicks) build on it.
 //
 // # Cards
 //
 // [Card] is an Adaptive Card 1.4, the newest version incoming webhooks
 // and Workflows accept, built from [TextBlock], [FactSet] and [Container]
-// elements and [ActionOpenURL] or [ActionSubmit] buttons. [NewMessage]
-// wraps cards in the envelope a webhook takes; [NewInvokeResponse] wraps
-// one as the answer to an Action.Execute click. [ResultCard] renders the
-// outcome of a decision, colour-coded: [ApprovedResult] on green,
-// [DeniedResult] on red, [WarningResult] on amber. Text from users goes
-// through [EscapeMarkdown].
-//
-// # Buttons and links
+// elements and [ActionOpenURL] or [ActionSubmit] buttons. Colours, sizes
+// and weights are the Adaptive Card strings ("good", "bolder", "large"),
+// listed on each field. [NewMessage] wraps cards in the envelope a
+// webhook takes; [NewInvokeResponse] wraps one as the answer to an
+// Action.Execute click. Text from users goes through [EscapeMarkdown].
 //
 // Teams drops Action.Submit from cards posted through incoming webhooks
-// and Workflows, so such cards carry Approve and Deny as [ActionOpenURL]
-// links built by [ActionURL] around a signed, expiring action token
-// minted by a [Signer]. The link opens a confirmation page served by the
-// interactions handler (package approval), which decides only after the
-// reviewer confirms. Cards sent by a bot may use [ActionSubmit] with
-// [ActionData] instead.
+// and Workflows, so such cards carry their Approve and Deny buttons as
+// [ActionOpenURL] links (package approval signs them and serves the
+// confirmation page they open). Cards sent by a bot may use
+// [ActionSubmit] instead.
 //
-// # Callbacks
+// # Result cards
 //
-// [ParseInteraction] reads the spec's bare data
-// {"action": "approve", "approval_id": "…"}, a Bot Framework message
-// activity carrying it, an outgoing-webhook command ("@Approver approve
-// req-42"), or an adaptiveCard/action invoke. A callback is trusted only
-// when authenticated: by an action token in its data ([Signer.Verify]),
-// by the "Authorization: HMAC …" header of a Teams outgoing webhook
-// ([HMACVerifier]), or by the host (for Bot Framework JWTs).
+// [ResultCard] renders the outcome of a request, colour-coded:
+// [DecisionResult] gives an approval on green and a denial on red; a
+// [Result] in style "warning" (amber) tells of anything else, such as an
+// expired request.
+//
+// # Outgoing webhooks
+//
+// A Teams outgoing webhook signs every request with
+// "Authorization: HMAC <base64>" over the raw body; [HMACVerifier]
+// checks it in constant time, and [HMACVerifier.Authorization] signs a
+// body the same way (for relays and tests).
 package teams

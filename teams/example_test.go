@@ -4,44 +4,80 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/chatnotify/chatnotify/teams"
 )
 
-// A card for an incoming webhook: Approve and Deny are links holding
-// signed tokens, because Teams drops Action.Submit from webhook cards.
-func ExampleSigner() {
-	signer, err := teams.NewSigner([]byte(strings.Repeat("s", 32))) // use 32 random bytes
-	if err != nil {
-		panic(err)
-	}
-	expires := time.Date(2026, 3, 1, 13, 0, 0, 0, time.UTC)
-	approve := signer.Sign(teams.ActionClaims{ApprovalID: "req-42", Action: teams.ActionApprove, ExpiresAt: expires})
-
-	card := teams.NewCard(teams.TextBlock{Text: "Deploy to production", Weight: teams.WeightBolder, Wrap: true})
+// A card for an incoming webhook: Approve and Deny are links, because
+// Teams drops Action.Submit from webhook cards. The links (signed action
+// tokens in package approval) are placeholders here.
+func ExampleNewMessage() {
+	card := teams.NewCard(
+		teams.TextBlock{Text: "Deploy to production", Weight: "bolder", Size: "large", Wrap: true},
+		teams.FactSet{Facts: []teams.Fact{{Title: "Agent", Value: teams.EscapeMarkdown("deploy_bot")}}},
+	)
 	card.Actions = []teams.Action{
-		teams.ActionOpenURL{Title: "Approve", URL: teams.ActionURL("https://arx.example.com", approve)},
+		teams.ActionOpenURL{Title: "Approve", URL: "https://approvals.example.com/approve"},
+		teams.ActionOpenURL{Title: "Deny", URL: "https://approvals.example.com/deny"},
 	}
-	msg, _ := json.Marshal(teams.NewMessage(card))
-	fmt.Println(strings.Contains(string(msg), `"url":"https://arx.example.com/v1/webhooks/teams/interactions?token=cn1.`))
-
-	// The handler behind the link checks the token before anything else.
-	claims, err := signer.Verify(approve, expires.Add(-time.Minute))
-	fmt.Println(claims.ApprovalID, claims.Action, err)
-	_, err = signer.Verify(approve, expires)
-	fmt.Println(err)
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	enc.Encode(teams.NewMessage(card))
 	// Output:
-	// true
-	// req-42 approve <nil>
-	// teams: action token has expired
+	// {
+	//   "type": "message",
+	//   "attachments": [
+	//     {
+	//       "contentType": "application/vnd.microsoft.card.adaptive",
+	//       "contentUrl": null,
+	//       "content": {
+	//         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+	//         "type": "AdaptiveCard",
+	//         "version": "1.4",
+	//         "body": [
+	//           {
+	//             "type": "TextBlock",
+	//             "text": "Deploy to production",
+	//             "wrap": true,
+	//             "weight": "bolder",
+	//             "size": "large"
+	//           },
+	//           {
+	//             "type": "FactSet",
+	//             "facts": [
+	//               {
+	//                 "title": "Agent",
+	//                 "value": "deploy\\_bot"
+	//               }
+	//             ]
+	//           }
+	//         ],
+	//         "actions": [
+	//           {
+	//             "type": "Action.OpenUrl",
+	//             "title": "Approve",
+	//             "url": "https://approvals.example.com/approve"
+	//           },
+	//           {
+	//             "type": "Action.OpenUrl",
+	//             "title": "Deny",
+	//             "url": "https://approvals.example.com/deny"
+	//           }
+	//         ],
+	//         "msteams": {
+	//           "width": "Full"
+	//         }
+	//       }
+	//     }
+	//   ]
+	// }
 }
 
 // The card that replaces an approval request once it is decided.
 func ExampleResultCard() {
 	at := time.Date(2026, 3, 1, 12, 34, 0, 0, time.UTC)
-	card := teams.ResultCard(teams.ApprovedResult("Deploy to production", "Jane Doe", at))
+	card := teams.ResultCard(teams.DecisionResult("Deploy to production", true, "Jane Doe", at))
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "  ")
 	enc.Encode(card)
@@ -99,9 +135,22 @@ func ExampleHMACVerifier() {
 	}
 	body := []byte(`{"type":"message","text":"<at>Approver</at> approve req-42","from":{"id":"29:1abc","name":"Jane Doe"}}`)
 	fmt.Println(v.Verify("HMAC YEH5hC22I19XiggMoFUxxrv5DeNJkn6WQQY8vgHwOIo=", body))
-	in, _ := teams.ParseInteraction(body)
-	fmt.Println(in.Kind, in.Action, in.ApprovalID, in.From.Name)
+	fmt.Println(v.Verify("HMAC YEH5hC22I19XiggMoFUxxrv5DeNJkn6WQQY8vgHwOIo=", append(body, ' ')))
 	// Output:
 	// <nil>
-	// command approve req-42 Jane Doe
+	// teams: invalid HMAC authorization
+}
+
+// The answer to an Action.Execute click, and a warning result for a
+// request that was already decided.
+func ExampleNewInvokeResponse() {
+	res := teams.Result{
+		Title:  "Deploy to production",
+		Status: teams.EscapeMarkdown("Already approved"),
+		Style:  "warning",
+	}
+	b, _ := json.Marshal(teams.NewInvokeResponse(teams.ResultCard(res)))
+	fmt.Println(string(b))
+	// Output:
+	// {"statusCode":200,"type":"application/vnd.microsoft.card.adaptive","value":{"$schema":"http://adaptivecards.io/schemas/adaptive-card.json","type":"AdaptiveCard","version":"1.4","body":[{"type":"Container","items":[{"type":"TextBlock","text":"Deploy to production","wrap":true,"weight":"bolder","size":"medium"},{"type":"TextBlock","text":"Already approved","wrap":true}],"style":"warning","bleed":true}],"msteams":{"width":"Full"}}}
 }

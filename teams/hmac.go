@@ -13,9 +13,9 @@ import (
 // It does not say which, and never carries the computed value.
 var ErrHMACInvalid = errors.New("teams: invalid HMAC authorization")
 
-// MinHMACKeyLength is the shortest decoded shared secret
+// minHMACKeyLength is the shortest decoded shared secret
 // [NewHMACVerifier] accepts, in bytes. Teams issues 32-byte secrets.
-const MinHMACKeyLength = 32
+const minHMACKeyLength = 32
 
 // HMACVerifier checks the "Authorization: HMAC <base64>" header that a
 // Teams outgoing webhook puts on every request: the base64 HMAC-SHA256 of
@@ -29,14 +29,14 @@ type HMACVerifier struct {
 
 // NewHMACVerifier returns a verifier for secret, the base64 security
 // token Teams gives for an outgoing webhook. It fails when secret is not
-// base64 or decodes to fewer than [MinHMACKeyLength] bytes; the error
-// does not quote the secret.
+// base64 or decodes to fewer than 32 bytes (Teams issues 32-byte
+// secrets); the error does not quote the secret.
 func NewHMACVerifier(secret string) (*HMACVerifier, error) {
 	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(secret))
 	if err != nil {
 		return nil, errors.New("teams: the HMAC secret must be base64")
 	}
-	if len(key) < MinHMACKeyLength {
+	if len(key) < minHMACKeyLength {
 		return nil, errors.New("teams: the HMAC secret must decode to at least 32 bytes")
 	}
 	return &HMACVerifier{key: key}, nil
@@ -50,7 +50,7 @@ func (v *HMACVerifier) Authorization(body []byte) string {
 
 // Verify checks authorization, the request's Authorization header value,
 // against the raw request body in constant time. It returns nil or
-// ErrHMACInvalid. The scheme name is matched case-insensitively.
+// [ErrHMACInvalid]. The scheme name is matched case-insensitively.
 func (v *HMACVerifier) Verify(authorization string, body []byte) error {
 	scheme, value, ok := strings.Cut(strings.TrimSpace(authorization), " ")
 	if !ok || !strings.EqualFold(scheme, "HMAC") {

@@ -8,8 +8,11 @@ import (
 // Result is what a result card shows once an approval request has been
 // acted on (or could not be): the request's title, a status line, the
 // reviewer and the time, on a coloured background. Build one with
-// [ApprovedResult], [DeniedResult] or [WarningResult], or fill it in, then
-// render it with [ResultCard].
+// [DecisionResult], or fill it in, then render it with [ResultCard]. A
+// result that is not a fresh decision ("Already approved", "Approval
+// request has expired") is a warning:
+//
+//	teams.Result{Title: title, Status: teams.EscapeMarkdown(message), Style: "warning"}
 type Result struct {
 	// Title is the request's title, shown in bold. Plain text.
 	Title string
@@ -17,9 +20,10 @@ type Result struct {
 	// "**APPROVED** by Jane Doe". It is used as given: escape any user
 	// text in it with [EscapeMarkdown].
 	Status string
-	// Style colours the card: StyleGood for approved, StyleAttention for
-	// denied, StyleWarning for errors and expiry.
-	Style ContainerStyle
+	// Style colours the card, as [Container.Style]: good (green) for
+	// approved, attention (red) for denied, warning (amber) for errors
+	// and expiry. Empty means the card's default.
+	Style string
 	// Reviewer is who decided, when known. Plain text.
 	Reviewer string
 	// At is when the request was decided; the zero time hides it.
@@ -31,48 +35,37 @@ type Result struct {
 	Facts []Fact
 }
 
-// ApprovedResult is the result of an approval by reviewer at at:
-// "**APPROVED** by <reviewer>" on green.
-func ApprovedResult(title, reviewer string, at time.Time) Result {
+// DecisionResult is the result of a decision by reviewer at at: when
+// approved, "**APPROVED** by <reviewer>" on green (style good); otherwise
+// "**DENIED** by <reviewer>" on red (style attention). title and reviewer
+// are plain text.
+func DecisionResult(title string, approved bool, reviewer string, at time.Time) Result {
+	status, style := "**DENIED** by ", "attention"
+	if approved {
+		status, style = "**APPROVED** by ", "good"
+	}
 	return Result{
 		Title:    title,
-		Status:   "**APPROVED** by " + EscapeMarkdown(reviewer),
-		Style:    StyleGood,
+		Status:   status + EscapeMarkdown(reviewer),
+		Style:    style,
 		Reviewer: reviewer,
 		At:       at,
 	}
 }
 
-// DeniedResult is the result of a denial by reviewer at at:
-// "**DENIED** by <reviewer>" on red.
-func DeniedResult(title, reviewer string, at time.Time) Result {
-	return Result{
-		Title:    title,
-		Status:   "**DENIED** by " + EscapeMarkdown(reviewer),
-		Style:    StyleAttention,
-		Reviewer: reviewer,
-		At:       at,
-	}
-}
-
-// WarningResult is a result that is not a fresh decision, such as
-// "Already approved" or "Approval request has expired": message (plain
-// text) on amber.
-func WarningResult(title, message string) Result {
-	return Result{Title: title, Status: EscapeMarkdown(message), Style: StyleWarning}
-}
-
-// TimeLayout is how [ResultCard] writes times: in UTC, to the minute.
-const TimeLayout = "2006-01-02 15:04 MST"
+// timeLayout is how [ResultCard] writes times: in UTC, to the minute, as
+// "2026-03-01 12:34 UTC" (the format of the Slack messages' plain dates).
+const timeLayout = "2006-01-02 15:04 MST"
 
 // ResultCard renders r as a full-width Adaptive Card: one container in
 // r.Style holding the title, the status line and a fact set (Reviewer,
 // Time, Notes and r.Facts, each only when set). Every field but Status is
-// escaped with [EscapeMarkdown].
+// escaped with [EscapeMarkdown]. Times are written in UTC, to the minute:
+// "2026-03-01 12:34 UTC".
 func ResultCard(r Result) Card {
 	items := make([]Element, 0, 3)
 	if r.Title != "" {
-		items = append(items, TextBlock{Text: EscapeMarkdown(r.Title), Wrap: true, Weight: WeightBolder, Size: SizeMedium})
+		items = append(items, TextBlock{Text: EscapeMarkdown(r.Title), Wrap: true, Weight: "bolder", Size: "medium"})
 	}
 	items = append(items, TextBlock{Text: r.Status, Wrap: true})
 	var facts []Fact
@@ -80,7 +73,7 @@ func ResultCard(r Result) Card {
 		facts = append(facts, Fact{Title: "Reviewer", Value: EscapeMarkdown(r.Reviewer)})
 	}
 	if !r.At.IsZero() {
-		facts = append(facts, Fact{Title: "Time", Value: r.At.UTC().Format(TimeLayout)})
+		facts = append(facts, Fact{Title: "Time", Value: r.At.UTC().Format(timeLayout)})
 	}
 	if r.Notes != "" {
 		facts = append(facts, Fact{Title: "Notes", Value: EscapeMarkdown(r.Notes)})

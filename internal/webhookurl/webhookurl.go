@@ -24,7 +24,8 @@ var (
 
 // Check reports whether raw is an acceptable webhook URL: https, no user
 // information, and an ASCII host that equals one of hosts or, for an entry
-// written "*.example.com", is a proper subdomain of example.com. The URL's
+// written "*.example.com", is a subdomain of example.com whose extra
+// labels are valid DNS labels (see [HostAllowed]). The URL's
 // host is lower-cased and loses any trailing dot before the comparison,
 // so entries must be written in lower case; an explicit port is allowed
 // only when it is 443.
@@ -62,15 +63,18 @@ func Check(raw string, hosts []string, allowLoopback bool) error {
 }
 
 // HostAllowed reports whether host (lower case, no port) matches one of
-// the patterns: an exact name, or "*.suffix" for any proper subdomain of
-// suffix.
+// the patterns: an exact name, or "*.suffix" for a name of one or more
+// labels followed by "." and suffix. Each label the wildcard stands for
+// must be a DNS label: 1 to 63 characters of a-z, 0-9 and '-', neither
+// starting nor ending with '-' (so "a..suffix", "-.suffix", "a_b.suffix"
+// and "x-.suffix" do not match).
 func HostAllowed(host string, patterns []string) bool {
-	if host == "" {
+	if host == "" || len(host) > maxHostLength {
 		return false
 	}
 	for _, p := range patterns {
 		if suffix, ok := strings.CutPrefix(p, "*."); ok {
-			if len(host) > len(suffix)+1 && strings.HasSuffix(host, "."+suffix) {
+			if prefix, ok := strings.CutSuffix(host, "."+suffix); ok && validLabels(prefix) {
 				return true
 			}
 		} else if host == p {
@@ -78,6 +82,37 @@ func HostAllowed(host string, patterns []string) bool {
 		}
 	}
 	return false
+}
+
+// maxHostLength is the longest DNS name, in its dotted text form without
+// a trailing dot.
+const maxHostLength = 253
+
+// validLabels reports whether s is one or more dot-separated DNS labels:
+// each 1 to 63 characters of a-z, 0-9 and '-', not starting or ending
+// with '-'.
+func validLabels(s string) bool {
+	if s == "" {
+		return false
+	}
+	for label := range strings.SplitSeq(s, ".") {
+		if !validLabel(label) {
+			return false
+		}
+	}
+	return true
+}
+
+func validLabel(l string) bool {
+	if len(l) == 0 || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(l); i++ {
+		if c := l[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // IsLoopback reports whether host names the local machine: "localhost"

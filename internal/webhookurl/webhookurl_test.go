@@ -1,6 +1,7 @@
 package webhookurl_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -79,6 +80,12 @@ func TestCheck(t *testing.T) {
 		{"metadata address", "https://169.254.169.254/latest/meta-data/", teamsHosts, false, webhookurl.ErrHost},
 		{"non-ASCII host", "https://hooks.slack.com\u3002evil.example/", slackHosts, false, webhookurl.ErrHost},
 		{"non-ASCII label before allowed suffix", "https://\u0435vil.webhook.office.com/x", teamsHosts, false, webhookurl.ErrHost},
+		{"double dot before wildcard suffix", "https://a..webhook.office.com/x", teamsHosts, false, webhookurl.ErrHost},
+		{"hyphen-only label before wildcard suffix", "https://-.webhook.office.com/x", teamsHosts, false, webhookurl.ErrHost},
+		{"underscore in wildcard label", "https://a_b.webhook.office.com/x", teamsHosts, false, webhookurl.ErrHost},
+		{"wildcard label ending with hyphen", "https://x-.webhook.office.com/x", teamsHosts, false, webhookurl.ErrHost},
+		{"wildcard label starting with hyphen", "https://-x.logic.azure.com/workflows", teamsHosts, false, webhookurl.ErrHost},
+		{"bad inner label of a multi-label wildcard", "https://prod-12.west_us.logic.azure.com/workflows", teamsHosts, false, webhookurl.ErrHost},
 		{"empty allow-list", "https://hooks.slack.com/services/T/B/X", nil, false, webhookurl.ErrHost},
 
 		// Loopback, only when allowed.
@@ -123,20 +130,53 @@ func TestCheckErrorsNeverContainTheURL(t *testing.T) {
 }
 
 func TestHostAllowed(t *testing.T) {
+	long63 := strings.Repeat("a", 63)
 	tests := []struct {
 		host string
 		want bool
 	}{
+		// Exact entries.
 		{"outlook.office.com", true},
 		{"outlook.office365.com", true},
-		{"a.webhook.office.com", true},
-		{"a.b.webhook.office.com", true},
-		{"webhook.office.com", false},
-		{".webhook.office.com", false}, // empty label
-		{"xwebhook.office.com", false},
-		{"outlook.office.com.evil.example", false},
 		{"evil.outlook.office.com", false},
+		{"outlook.office.com.evil.example", false},
 		{"", false},
+
+		// Wildcard entries: valid labels before the suffix.
+		{"a.webhook.office.com", true},
+		{"contoso.webhook.office.com", true},
+		{"a.b.webhook.office.com", true},
+		{"xn--bcher-kva.webhook.office.com", true},
+		{"a-b.webhook.office.com", true},
+		{"0.webhook.office.com", true},
+		{"prod-12.westus.logic.azure.com", true},
+		{"default1.westeu.environment.api.powerplatform.com", true},
+		{long63 + ".webhook.office.com", true},
+
+		// Wildcard entries: the suffix alone, or not on a label boundary.
+		{"webhook.office.com", false},
+		{"xwebhook.office.com", false},
+		{"logic.azure.com", false},
+
+		// Wildcard entries: a label that is not a DNS label.
+		{".webhook.office.com", false},          // empty label
+		{"a..webhook.office.com", false},        // empty inner label
+		{"..webhook.office.com", false},         // two empty labels
+		{"a.b..webhook.office.com", false},      // empty label next to the suffix
+		{"-.webhook.office.com", false},         // hyphen only
+		{"-a.webhook.office.com", false},        // leading hyphen
+		{"x-.webhook.office.com", false},        // trailing hyphen
+		{"a.x-.webhook.office.com", false},      // trailing hyphen, inner label
+		{"a_b.webhook.office.com", false},       // underscore
+		{"a b.webhook.office.com", false},       // space
+		{"a*b.webhook.office.com", false},       // asterisk
+		{"*.webhook.office.com", false},         // the pattern itself
+		{"A.webhook.office.com", false},         // not lower-cased by the caller
+		{"caf\u00e9.webhook.office.com", false}, // non-ASCII
+		{"prod_12.westus.logic.azure.com", false},
+		{"prod-12.westus-.logic.azure.com", false},
+		{long63 + "a.webhook.office.com", false},                  // 64-character label
+		{strings.Repeat("a.", 120) + "webhook.office.com", false}, // over 253 characters
 	}
 	for _, tt := range tests {
 		t.Run(tt.host, func(t *testing.T) {
