@@ -8,20 +8,20 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/slack-go/slack"
-
 	"github.com/chatnotify/chatnotify/approval"
 	"github.com/chatnotify/chatnotify/slackverify"
-	"github.com/chatnotify/chatnotify/store/memstore"
 )
 
 // The benchmarks below measure one Slack click end to end, as the
 // comparison in ../shared/bench does over HTTP: verify the signature,
-// parse the form and payload, decide a fresh pending approval (memstore,
-// audit entry included), answer. Each iteration clicks its own approval.
+// parse the form and payload (net/url, encoding/json), find the
+// organisation, decide a fresh pending approval (an in-memory store,
+// audit entry included), hand over the FollowUps, answer. Each iteration
+// clicks its own approval.
 //
 //	go test -run '^$' -bench SlackClick -benchmem ./approval/
 //
@@ -104,12 +104,16 @@ func benchID(i int) string {
 	return "apr-" + "0000000000"[len(s):] + s
 }
 
-// benchService returns a service over a memstore holding n pending
-// approvals apr-0000000000 … .
+// benchService returns a service over a testStore holding n pending
+// approvals apr-0000000000 … of org "default", whose FollowUps go to a
+// hook that only counts them, as a host's queue would take them.
 func benchService(b *testing.B, n int) *approval.Service {
 	b.Helper()
-	st := memstore.New()
-	svc, err := approval.NewService(st, st, nil)
+	st := newTestStore()
+	var followUps atomic.Int64
+	svc, err := approval.NewService(st, st, &approval.Options{
+		FollowUp: func(context.Context, approval.FollowUp) { followUps.Add(1) },
+	})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -127,76 +131,36 @@ func benchService(b *testing.B, n int) *approval.Service {
 	return svc
 }
 
-// okServer stands in for Slack's response_url endpoint.
-func okServer(b *testing.B) *httptest.Server {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"ok":true}`))
-	}))
-	b.Cleanup(srv.Close)
-	return srv
-}
+func benchOrgID(context.Context, string, string) (string, error) { return "default", nil }
 
 func BenchmarkSlackClick(b *testing.B) {
-	run := func(b *testing.B, verify bool, deferral time.Duration) {
-		srv := okServer(b)
+	run := func(b *testing.B, verify bool) {
 		svc := benchService(b, b.N)
-		h, err := approval.NewSlackHandler(svc, &approval.SlackOptions{
-			AllowLoopbackResponseURLs: true, MaxDeferral: deferral,
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-		var handler http.Handler = h
+		opts := &approval.SlackOptions{OrgID: benchOrgID, AllowUnsigned: !verify}
 		if verify {
 			v, err := slackverify.New(benchSecret, nil)
 			if err != nil {
 				b.Fatal(err)
 			}
-			handler = v.Middleware(h)
+			opts.Verifier = v
 		}
-		clicks := newBenchClicks(b, srv.URL+"/actions/T1/1/x", verify)
-		b.ReportAllocs()
-		b.ResetTimer()
-		for i := 0; i < b.N; i++ {
-			w := httptest.NewRecorder()
-			handler.ServeHTTP(w, clicks.request(i))
-			if w.Code != http.StatusOK || !bytes.Contains(w.Body.Bytes(), []byte("APPROVED")) {
-				b.Fatalf("click %d: %d %s", i, w.Code, w.Body)
-			}
-		}
-		if deferral < 0 {
-			// Sending at once is part of what is measured.
-			if err := h.Close(context.Background()); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.StopTimer()
-		if err := h.Close(context.Background()); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.Run("verified", func(b *testing.B) { run(b, true, 0) })
-	b.Run("unverified", func(b *testing.B) { run(b, false, 0) })
-	b.Run("verified-send-at-once", func(b *testing.B) { run(b, true, -1) })
-	b.Run("slack-go", func(b *testing.B) {
-		svc := benchService(b, b.N)
-		v, err := slackverify.New(benchSecret, nil)
+		h, err := approval.NewSlackHandler(svc, opts)
 		if err != nil {
 			b.Fatal(err)
 		}
-		handler := v.Middleware(slackGoHandler(svc))
-		clicks := newBenchClicks(b, "https://hooks.slack.com/actions/T1/1/x", true)
+		clicks := newBenchClicks(b, "https://hooks.slack.com/actions/T1/1/x", verify)
 		b.ReportAllocs()
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
 			w := httptest.NewRecorder()
-			handler.ServeHTTP(w, clicks.request(i))
+			h.ServeHTTP(w, clicks.request(i))
 			if w.Code != http.StatusOK || !bytes.Contains(w.Body.Bytes(), []byte("APPROVED")) {
 				b.Fatalf("click %d: %d %s", i, w.Code, w.Body)
 			}
 		}
-	})
+	}
+	b.Run("verified", func(b *testing.B) { run(b, true) })
+	b.Run("unverified", func(b *testing.B) { run(b, false) })
 	b.Run("harness", func(b *testing.B) {
 		clicks := newBenchClicks(b, "https://hooks.slack.com/actions/T1/1/x", true)
 		noop := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
@@ -206,38 +170,5 @@ func BenchmarkSlackClick(b *testing.B) {
 			w := httptest.NewRecorder()
 			noop.ServeHTTP(w, clicks.request(i))
 		}
-	})
-}
-
-// slackGoHandler is the same click handled the usual slack-go way, as in
-// ../shared/bench/baseline: url.ParseQuery, slack.InteractionCallback,
-// and a map encoded with encoding/json, deciding through the same Service.
-func slackGoHandler(svc *approval.Service) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := r.ParseForm(); err != nil {
-			http.Error(w, "bad form", http.StatusBadRequest)
-			return
-		}
-		var cb slack.InteractionCallback
-		if err := json.Unmarshal([]byte(r.PostForm.Get("payload")), &cb); err != nil || len(cb.ActionCallback.BlockActions) == 0 {
-			http.Error(w, "bad payload", http.StatusBadRequest)
-			return
-		}
-		act := cb.ActionCallback.BlockActions[0]
-		d := approval.Approve
-		if act.ActionID == "deny_action" {
-			d = approval.Deny
-		}
-		name := cb.User.Name
-		if name == "" {
-			name = cb.User.Username
-		}
-		req, err := svc.Review(r.Context(), act.Value, d, approval.Reviewer{ID: cb.User.ID, Name: name, Verified: true}, approval.SourceSlack)
-		text := ":white_check_mark: *APPROVED* by " + req.ReviewedBy
-		if err != nil {
-			text = ":warning: " + approval.Message(err)
-		}
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{"replace_original": true, "text": text})
 	})
 }

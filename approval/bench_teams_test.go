@@ -10,14 +10,12 @@ import (
 	"time"
 
 	"github.com/chatnotify/chatnotify/approval"
-	"github.com/chatnotify/chatnotify/store/memstore"
-	"github.com/chatnotify/chatnotify/teams"
 )
 
 // BenchmarkTeamsClick measures one Teams button click end to end: read
-// the body, parse, verify the action token, decide on memstore, audit,
-// render and write the result card. Each iteration decides its own
-// pending request, created before the timer starts.
+// the body, decode it, verify the action token, decide on an in-memory
+// store, audit, render and write the result card. Each iteration decides
+// its own pending request, created before the timer starts.
 func BenchmarkTeamsClick(b *testing.B) {
 	for _, shape := range []struct {
 		name string
@@ -29,29 +27,30 @@ func BenchmarkTeamsClick(b *testing.B) {
 		b.Run(shape.name, func(b *testing.B) {
 			now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 			clock := func() time.Time { return now }
-			store := memstore.New()
-			svc, err := approval.NewService(store, store, &approval.Options{Now: clock})
+			signer, err := approval.NewSigner([]byte(strings.Repeat("k", 32)))
 			if err != nil {
 				b.Fatal(err)
 			}
-			signer, err := teams.NewSigner([]byte(strings.Repeat("k", 32)))
+			store := newTestStore()
+			svc, err := approval.NewService(store, store, &approval.Options{Now: clock, Signer: signer})
 			if err != nil {
 				b.Fatal(err)
 			}
-			h, err := approval.NewTeamsHandler(svc, &approval.TeamsOptions{Signer: signer, Now: clock})
+			h, err := approval.NewTeamsHandler(svc, nil)
 			if err != nil {
 				b.Fatal(err)
 			}
 			bodies := make([][]byte, b.N)
 			for i := range b.N {
 				id := "req-" + strconv.Itoa(i)
-				if _, err := svc.Create(b.Context(), approval.Request{
+				r, err := svc.Create(b.Context(), approval.Request{
 					ID: id, OrgID: "org-1", Title: "Deploy payments-api to production", Agent: "deploy-bot",
 					Action: "kubectl apply", RiskScore: 85, ExpiresAt: now.Add(time.Hour),
-				}); err != nil {
+				})
+				if err != nil {
 					b.Fatal(err)
 				}
-				tok := signer.Sign(teams.ActionClaims{ApprovalID: id, Action: "approve", ExpiresAt: now.Add(time.Hour)})
+				tok := signer.Sign(approval.ActionClaims{OrgID: r.OrgID, ApprovalID: id, Decision: approval.Approve, ExpiresAt: r.ExpiresAt})
 				bodies[i] = []byte(shape.body("approve", id, tok))
 			}
 			b.ReportAllocs()

@@ -1,25 +1,41 @@
-// Package approval decides approval requests: the one routine that Slack
-// buttons, Teams links and callbacks, and the host's own API all go
-// through, and the webhook handlers that turn clicks into calls to it.
+// Package approval is chatnotify's domain and its inbound side: approval
+// requests, the one routine that decides them (Slack buttons, Teams links
+// and callbacks, and the host's own API all go through it), the store
+// contracts, and the webhook handlers that turn clicks into calls to it.
+// It sends nothing and renders no Slack message: what must be sent after a
+// decision it hands to one hook, [Options.FollowUp].
 //
 // # Place in chatnotify
 //
 // An agent asks to do something risky; the host stores an approval
 // [Request] with [Service.Create] and asks package notify to deliver it to
 // the organisation's Slack and Teams channels, where reviewers find
-// Approve and Deny buttons (Slack) or signed links (Teams, see package
-// teams). Their clicks arrive at the handlers of this package, which
-// decide through [Service.Review]; notify then rewrites every posted copy
-// with the outcome (see [Options.OnDecided]).
+// Approve and Deny buttons (Slack) or links and buttons carrying action
+// tokens (Teams, see [Signer]). Their clicks arrive at the handlers of
+// this package, which decide through [Service.Review]; every decision and
+// expiry is then handed to [Options.FollowUp] as a [FollowUp], which the
+// host wires to notify's Dispatcher so that every posted copy is
+// rewritten with the outcome.
+//
+// # Organisations
+//
+// Every request belongs to an organisation, and every read and decision
+// names one: [Service.Get], [Service.Review] and [Service.Expire] take
+// the organisation's ID beside the request's, and a request of another
+// organisation is [ErrNotFound], exactly like one that does not exist.
+// IDs are unique per organisation only. A click carries its organisation
+// with it: a Slack click through [SlackOptions.OrgID] (the workspace and
+// channel Slack signed), a Teams click in its signed action token; the
+// host's own API passes the caller's organisation.
 //
 // # The routine
 //
 // [Service.Review] follows the spec's processing logic:
 //
 //  1. a missing request: [ErrNotFound], "Approval request not found";
-//  2. a request decided before: [ErrAlreadyApproved], [ErrAlreadyDenied]
-//     or [ErrExpired], "Already approved", "Already denied", "Approval
-//     request has expired";
+//  2. a request decided before: [ErrNotPending] or [ErrExpired],
+//     "Already approved", "Already denied", "Approval request has
+//     expired";
 //  3. a request past its deadline: marked expired once (audited as
 //     [AuditExpired]), [ErrExpired];
 //  4. otherwise the decision, reviewer and source are recorded, with
@@ -31,18 +47,18 @@
 // [ApprovalStore.DecideApproval], one conditional write: of any number of
 // concurrent clicks on one request, in any number of processes, exactly
 // one wins. The packages under store/ implement [ApprovalStore],
-// [AuditLogger] and [AuditLister]; store/storetest checks any other
-// implementation.
+// [AuditLogger], [AuditLister] and [ExpiryLister]; store/storetest checks
+// any other implementation.
 //
 // # Expiry without a click
 //
 // A request past its deadline is marked expired when someone clicks it.
 // To show it as expired in chat before anyone does, hosts run
 // [Service.ExpireDue] on a timer (every 30 seconds or so, in a goroutine
-// they own): it lists due requests through the store's optional
-// [ExpiryLister] and expires each once, audited and reported to
-// [Options.OnDecided] like any other outcome. Sweeps in several replicas
-// may overlap safely.
+// they own): it lists due requests of every organisation through the
+// store's optional [ExpiryLister] and expires each once, audited and
+// handed to [Options.FollowUp] like any other outcome. Sweeps in several
+// replicas may overlap safely.
 //
 // # Who may decide
 //
@@ -54,11 +70,14 @@
 //
 // # Handlers
 //
-// [SlackHandler] serves POST /v1/webhooks/slack/interactions; mount it
-// behind package slackverify's middleware. [TeamsHandler] serves GET and
-// POST /v1/webhooks/teams/interactions: authenticated Action.Submit data
-// (bare or in Bot Framework activities) and the confirmation pages of the
-// signed Approve and Deny links on webhook-delivered Teams cards. Both
-// answer exactly their path from the root; under a prefix, wrap them in
-// [net/http.StripPrefix].
+// [NewSlackHandler] returns the handler of POST
+// /v1/webhooks/slack/interactions; it refuses to build one without a
+// [SlackOptions.Verifier] (Slack's signature check) unless the host sets
+// [SlackOptions.AllowUnsigned]. [NewTeamsHandler] returns the handler of
+// GET and POST /v1/webhooks/teams/interactions: Action.Submit and
+// Action.Execute data (bare or in Bot Framework activities) and the
+// confirmation pages of the Approve and Deny links on webhook-delivered
+// Teams cards, every one proven by an action token of the Service's
+// [Signer]. Both answer exactly their path from the root; under a prefix,
+// wrap them in [net/http.StripPrefix].
 package approval

@@ -6,16 +6,17 @@ import (
 	"fmt"
 )
 
-// DefaultExpireBatch is the number of requests [Service.ExpireDue]
+// defaultExpireBatch is the number of requests [Service.ExpireDue]
 // handles when called with a limit below 1.
-const DefaultExpireBatch = 100
+const defaultExpireBatch = 100
 
-// ExpireDue expires up to limit pending requests whose deadline has passed
-// (oldest deadline first; a limit below 1 means [DefaultExpireBatch]) and
-// returns how many this call expired. Each goes through [Service.Expire]:
-// it is marked expired once, audited as [AuditExpired], and handed to
-// OnDecided, which is how a host rewrites the request's chat messages
-// without waiting for someone to click them.
+// ExpireDue expires up to limit pending requests, of every organisation,
+// whose deadline has passed (oldest deadline first; a limit below 1 means
+// 100) and returns how many this call expired. Each goes through
+// [Service.Expire] with its own organisation: it is marked expired once,
+// audited as [AuditExpired], and handed to [Options.FollowUp] as Decided,
+// which is how a host rewrites the request's chat messages without
+// waiting for someone to click them.
 //
 // Hosts call it from a periodic sweep (a ticker every 30 seconds or so).
 // Sweeps running at the same time, in one process or in several replicas
@@ -34,19 +35,19 @@ func (s *Service) ExpireDue(ctx context.Context, limit int) (int, error) {
 		return 0, fmt.Errorf("approval: ExpireDue: the store does not implement ExpiryLister: %w", errors.ErrUnsupported)
 	}
 	if limit < 1 {
-		limit = DefaultExpireBatch
+		limit = defaultExpireBatch
 	}
-	ids, err := lister.ListExpired(ctx, s.opts.Now().UTC(), limit)
+	due, err := lister.ListExpired(ctx, s.opts.Now().UTC(), limit)
 	if err != nil {
 		return 0, fmt.Errorf("approval: listing expired requests: %w", err)
 	}
 	n := 0
 	var errs []error
-	for _, id := range ids {
+	for _, r := range due {
 		if err := ctx.Err(); err != nil {
 			return n, errors.Join(append(errs, err)...)
 		}
-		_, marked, err := s.expireID(ctx, id)
+		_, marked, err := s.expireID(ctx, r.OrgID, r.ID)
 		switch {
 		case marked:
 			n++
@@ -54,7 +55,7 @@ func (s *Service) ExpireDue(ctx context.Context, limit int) (int, error) {
 			// Decided, expired or removed by someone else since the
 			// listing: nothing left to do.
 		default:
-			errs = append(errs, fmt.Errorf("approval: expiring %s: %w", id, err))
+			errs = append(errs, fmt.Errorf("approval: expiring %s of org %s: %w", r.ID, r.OrgID, err))
 		}
 	}
 	return n, errors.Join(errs...)

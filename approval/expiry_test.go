@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/chatnotify/chatnotify/approval"
-	"github.com/chatnotify/chatnotify/store/memstore"
 )
 
 // dueEnv is a serviceEnv holding n requests apr-0 … apr-(n-1) whose
@@ -42,23 +41,26 @@ func TestExpireDueExpiresEveryDueRequestOnce(t *testing.T) {
 	e.create(t, approval.Request{ID: "at-now", ExpiresAt: start.Add(time.Hour)})
 	e.create(t, approval.Request{ID: "future", ExpiresAt: start.Add(time.Hour + time.Microsecond)})
 	e.create(t, approval.Request{ID: "approved", ExpiresAt: start.Add(time.Minute)})
-	_, err := e.svc.Review(t.Context(), "approved", approval.Approve, amy, approval.SourceSlack)
+	_, err := e.svc.Review(t.Context(), "org-1", "approved", approval.Approve, amy, approval.SourceSlack)
 	require.NoError(t, err)
 	_, err = e.store.CreateApproval(t.Context(), approval.Request{ID: "forever", OrgID: "org-1", Title: "No deadline"})
 	require.NoError(t, err)
+	// The same ID in another organisation: a request of its own, expired
+	// in its own organisation.
+	e.create(t, approval.Request{ID: "due-1", OrgID: "org-2", RiskScore: 44, ExpiresAt: start.Add(time.Minute)})
 	e.now = start.Add(time.Hour)
 
 	n, err := e.svc.ExpireDue(t.Context(), 10)
 
 	require.NoError(t, err)
-	assert.Equal(t, 3, n, "due-1, due-2 and at-now (a deadline at now is due)")
+	assert.Equal(t, 4, n, "due-1 of both orgs, due-2 and at-now (a deadline at now is due)")
 	for id, want := range map[string]approval.Status{
 		"due-1": approval.StatusExpired, "due-2": approval.StatusExpired, "at-now": approval.StatusExpired,
 		"future": approval.StatusPending, "forever": approval.StatusPending, "approved": approval.StatusApproved,
 	} {
 		assert.Equal(t, want, e.status(t, id), id)
 	}
-	got, err := e.store.GetApproval(t.Context(), "due-1")
+	got, err := e.store.GetApproval(t.Context(), "org-1", "due-1")
 	require.NoError(t, err)
 	assert.Equal(t, "Expired before review", got.ReviewNotes)
 	assert.Empty(t, got.ReviewedBy)
@@ -81,19 +83,29 @@ func TestExpireDueExpiresEveryDueRequestOnce(t *testing.T) {
 	assert.Equal(t, 91, risk["due-1"])
 	assert.Equal(t, 12, risk["due-2"])
 
+	theirs, err := e.store.GetApproval(t.Context(), "org-2", "due-1")
+	require.NoError(t, err)
+	assert.Equal(t, approval.StatusExpired, theirs.Status)
+	trail, err := e.store.ListAudit(t.Context(), "org-2", approval.AuditFilter{})
+	require.NoError(t, err)
+	require.Len(t, trail, 1, "org-2's expiry is in org-2's trail")
+	assert.Equal(t, approval.AuditExpired, trail[0].Action)
+	assert.Equal(t, 44, trail[0].RiskScore)
+
 	var reported []string
 	for _, r := range e.decidedCalls() {
 		if r.ID != "approved" {
 			assert.Equal(t, approval.StatusExpired, r.Status, r.ID)
-			reported = append(reported, r.ID)
+			reported = append(reported, r.OrgID+"/"+r.ID)
 		}
 	}
-	assert.ElementsMatch(t, []string{"due-1", "due-2", "at-now"}, reported, "OnDecided once each, so the chat copies are rewritten")
+	assert.ElementsMatch(t, []string{"org-1/due-1", "org-2/due-1", "org-1/due-2", "org-1/at-now"}, reported,
+		"one Decided FollowUp each, with its organisation, so the chat copies are rewritten")
 
 	n, err = e.svc.ExpireDue(t.Context(), 10)
 	require.NoError(t, err)
 	assert.Zero(t, n, "a second sweep finds nothing")
-	assert.Len(t, e.decidedCalls(), 4, "and reports nothing")
+	assert.Len(t, e.decidedCalls(), 5, "and reports nothing")
 }
 
 func TestExpireDueLimitTakesOldestDeadlinesFirst(t *testing.T) {
@@ -122,11 +134,12 @@ func TestExpireDueLimitTakesOldestDeadlinesFirst(t *testing.T) {
 func TestExpireDueLimitBelowOneMeansDefaultBatch(t *testing.T) {
 	for _, limit := range []int{0, -1} {
 		t.Run(fmt.Sprint(limit), func(t *testing.T) {
-			e := dueEnv(t, approval.DefaultExpireBatch+1)
+			const batch = 100 // as ExpireDue's doc says
+			e := dueEnv(t, batch+1)
 			n, err := e.svc.ExpireDue(t.Context(), limit)
 			require.NoError(t, err)
-			assert.Equal(t, approval.DefaultExpireBatch, n)
-			assert.Equal(t, approval.StatusPending, e.status(t, fmt.Sprintf("apr-%d", approval.DefaultExpireBatch)),
+			assert.Equal(t, batch, n)
+			assert.Equal(t, approval.StatusPending, e.status(t, fmt.Sprintf("apr-%d", batch)),
 				"the latest deadline waits for the next sweep")
 			n, err = e.svc.ExpireDue(t.Context(), limit)
 			require.NoError(t, err)
@@ -169,7 +182,7 @@ func TestExpireDueConcurrentSweepsExpireEachOnce(t *testing.T) {
 		id := fmt.Sprintf("apr-%d", i)
 		assert.Equal(t, approval.StatusExpired, e.status(t, id), id)
 		assert.Equal(t, 1, perRequest[id], "audit entries of %s", id)
-		assert.Equal(t, 1, reported[id], "OnDecided calls for %s", id)
+		assert.Equal(t, 1, reported[id], "Decided FollowUps for %s", id)
 	}
 	assert.Len(t, perRequest, requests)
 }
@@ -177,13 +190,17 @@ func TestExpireDueConcurrentSweepsExpireEachOnce(t *testing.T) {
 // racyLister lists requests that have changed since (decided, or gone),
 // as a listing read just before another replica acted would.
 type racyLister struct {
-	*memstore.Store
-	extra []string
+	*testStore
+	extra []string // IDs of org-1
 }
 
-func (s racyLister) ListExpired(ctx context.Context, now time.Time, limit int) ([]string, error) {
-	ids, err := s.Store.ListExpired(ctx, now, limit)
-	return append(s.extra, ids...), err
+func (s racyLister) ListExpired(ctx context.Context, now time.Time, limit int) ([]approval.Request, error) {
+	due, err := s.testStore.ListExpired(ctx, now, limit)
+	var listed []approval.Request
+	for _, id := range s.extra {
+		listed = append(listed, approval.Request{OrgID: "org-1", ID: id})
+	}
+	return append(listed, due...), err
 }
 
 func TestExpireDueSkipsRequestsChangedSinceListing(t *testing.T) {
@@ -193,11 +210,11 @@ func TestExpireDueSkipsRequestsChangedSinceListing(t *testing.T) {
 	e.create(t, approval.Request{ID: "denied"})
 	e.create(t, approval.Request{ID: "not-due-yet", ExpiresAt: e.now.Add(10 * time.Hour)})
 	for id, d := range map[string]approval.Decision{"approved": approval.Approve, "denied": approval.Deny} {
-		_, err := e.svc.Review(t.Context(), id, d, amy, approval.SourceTeams)
+		_, err := e.svc.Review(t.Context(), "org-1", id, d, amy, approval.SourceTeams)
 		require.NoError(t, err)
 	}
 	e.now = e.now.Add(2 * time.Hour)
-	_, err := e.svc.Expire(t.Context(), "apr-0") // expired by another sweep
+	_, err := e.svc.Expire(t.Context(), "org-1", "apr-0") // expired by another sweep
 	require.NoError(t, err)
 	e.create(t, approval.Request{ID: "due", ExpiresAt: e.now.Add(-time.Minute)})
 	lister := racyLister{e.store, []string{"approved", "denied", "apr-0", "gone", "not-due-yet"}}
@@ -214,11 +231,11 @@ func TestExpireDueSkipsRequestsChangedSinceListing(t *testing.T) {
 	assert.Equal(t, approval.StatusPending, e.status(t, "not-due-yet"), "Expire checks the deadline again")
 }
 
-// withoutLister hides memstore's ListExpired.
+// withoutLister hides the store's ListExpired.
 type withoutLister struct{ approval.ApprovalStore }
 
 func TestExpireDueNeedsAnExpiryLister(t *testing.T) {
-	st := memstore.New()
+	st := newTestStore()
 	svc, err := approval.NewService(withoutLister{st}, st, nil)
 	require.NoError(t, err)
 	n, err := svc.ExpireDue(t.Context(), 10)
@@ -229,23 +246,23 @@ func TestExpireDueNeedsAnExpiryLister(t *testing.T) {
 
 // faultyStore fails to list, or to read some requests.
 type faultyStore struct {
-	*memstore.Store
+	*testStore
 	listErr error
 	getErr  map[string]error
 }
 
-func (s faultyStore) ListExpired(ctx context.Context, now time.Time, limit int) ([]string, error) {
+func (s faultyStore) ListExpired(ctx context.Context, now time.Time, limit int) ([]approval.Request, error) {
 	if s.listErr != nil {
 		return nil, s.listErr
 	}
-	return s.Store.ListExpired(ctx, now, limit)
+	return s.testStore.ListExpired(ctx, now, limit)
 }
 
-func (s faultyStore) GetApproval(ctx context.Context, id string) (approval.Request, error) {
+func (s faultyStore) GetApproval(ctx context.Context, orgID, id string) (approval.Request, error) {
 	if err := s.getErr[id]; err != nil {
 		return approval.Request{}, err
 	}
-	return s.Store.GetApproval(ctx, id)
+	return s.testStore.GetApproval(ctx, orgID, id)
 }
 
 func TestExpireDueReportsStoreErrors(t *testing.T) {
@@ -253,7 +270,7 @@ func TestExpireDueReportsStoreErrors(t *testing.T) {
 
 	t.Run("listing fails", func(t *testing.T) {
 		e := dueEnv(t, 2)
-		svc, err := approval.NewService(faultyStore{Store: e.store, listErr: errDB}, e.store,
+		svc, err := approval.NewService(faultyStore{testStore: e.store, listErr: errDB}, e.store,
 			&approval.Options{Now: func() time.Time { return e.now }})
 		require.NoError(t, err)
 		n, err := svc.ExpireDue(t.Context(), 10)
@@ -264,7 +281,7 @@ func TestExpireDueReportsStoreErrors(t *testing.T) {
 
 	t.Run("one request fails, the others are expired", func(t *testing.T) {
 		e := dueEnv(t, 3)
-		svc, err := approval.NewService(faultyStore{Store: e.store, getErr: map[string]error{"apr-1": errDB}}, e.store,
+		svc, err := approval.NewService(faultyStore{testStore: e.store, getErr: map[string]error{"apr-1": errDB}}, e.store,
 			&approval.Options{Now: func() time.Time { return e.now }})
 		require.NoError(t, err)
 		n, err := svc.ExpireDue(t.Context(), 10)

@@ -23,8 +23,9 @@ const (
 	Deny    Decision = "deny"
 )
 
-// Status returns the status a request takes when d is recorded.
-func (d Decision) Status() Status {
+// status returns the status a request takes when d is recorded, or ""
+// for an unknown decision.
+func (d Decision) status() Status {
 	switch d {
 	case Approve:
 		return StatusApproved

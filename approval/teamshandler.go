@@ -1,6 +1,9 @@
 package approval
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
 	"html/template"
 	"io"
@@ -16,134 +19,161 @@ import (
 	"github.com/chatnotify/chatnotify/teams"
 )
 
-// TeamsInteractionsPath is the path the [TeamsHandler] answers, for JSON
-// callbacks and for the Approve and Deny links of webhook-delivered cards
-// alike. It equals [teams.InteractionsPath], which [teams.ActionURL]
-// builds links to.
-const TeamsInteractionsPath = teams.InteractionsPath
+// TeamsInteractionsPath is the path the handler of [NewTeamsHandler]
+// answers, for JSON callbacks and for the Approve and Deny links of
+// webhook-delivered cards alike. A link is the host's public URL (with any prefix the handler is
+// mounted under), this path, and "?token=" with the URL-escaped action
+// token of [Signer.Sign].
+const TeamsInteractionsPath = "/v1/webhooks/teams/interactions"
 
-// Defaults and limits of the [TeamsHandler].
 const (
-	// DefaultTeamsMaxBodyBytes bounds a callback or form body.
-	DefaultTeamsMaxBodyBytes = 64 << 10
-	// MaxTeamsReviewerName is the most characters kept of a name typed on
-	// the confirmation page.
-	MaxTeamsReviewerName = 100
+	// defaultTeamsMaxBodyBytes bounds a callback or form body.
+	defaultTeamsMaxBodyBytes = 64 << 10
+	// maxTeamsReviewerName is the most characters kept of a reviewer
+	// name typed on the confirmation page or taken from a callback.
+	maxTeamsReviewerName = 100
+	// teamsTokenParam is the query parameter, and form field, that
+	// carries an action token.
+	teamsTokenParam = "token"
+	// teamsTimeLayout is how pages write times: in UTC, to the minute.
+	teamsTimeLayout = "2006-01-02 15:04 MST"
+	// teamsInvokeName is the name of the invoke activity of an
+	// Action.Execute click.
+	teamsInvokeName = "adaptiveCard/action"
 )
 
-// TeamsOptions configures a [TeamsHandler]. At least one of Signer,
-// HMACSecret and Authenticate must be set: the handler accepts no
-// unauthenticated callback.
+// TeamsOptions configures the handler of [NewTeamsHandler]. The zero
+// value, and a nil *TeamsOptions, accept clicks proven by their action
+// token and record the name Teams or the reviewer gives as unverified.
 type TeamsOptions struct {
-	// Signer verifies action tokens: those carried in the data of a JSON
-	// callback ({"action", "approval_id", "token"}) and those in the
-	// Approve and Deny links of webhook-delivered cards. It must be the
-	// signer that minted them. Without it the link flow answers 404 and
-	// callbacks need HMAC or Authenticate. Defaults to nil.
-	Signer *teams.Signer
 	// HMACSecret is the base64 security token of a Teams outgoing webhook
 	// (or of a relay signing the same way). With it, a callback whose
-	// "Authorization: HMAC …" header matches its raw body is
-	// authenticated, and the user in its from field is trusted. Defaults
-	// to "" (HMAC not accepted).
+	// "Authorization: HMAC …" header matches its raw body records the
+	// user of its from field as verified; one whose HMAC header does not
+	// match is refused (401). Defaults to "" (HMAC headers are not read).
 	HMACSecret string
-	// Authenticate is the host's check of a callback that carries neither
-	// a valid token nor a valid HMAC, typically Bot Framework JWT
-	// validation of "Authorization: Bearer …". It returns the verified
-	// reviewer, or an error to refuse the request (401). A returned
-	// Reviewer with neither ID nor Name means "the request is authentic,
-	// trust its from field". Either way the reviewer is recorded as
-	// verified. body is the raw request body; do not keep it. Defaults to
-	// nil.
+	// Authenticate is the host's check of a callback without an HMAC
+	// header, typically Bot Framework JWT validation of "Authorization:
+	// Bearer …". It returns the verified reviewer, or an error to refuse
+	// the request (401). A returned Reviewer with neither ID nor Name
+	// means "the request is authentic, trust its from field". Either way
+	// the reviewer is recorded as verified. body is the raw request body;
+	// do not keep it. Defaults to nil: the from field is recorded as
+	// unverified.
 	Authenticate func(r *http.Request, body []byte) (Reviewer, error)
-	// Identify returns the reviewer behind a request of the link flow
-	// from the host's own authentication (a session cookie, a proxy
-	// header), and false when the visitor is not signed in; such a
-	// visitor may not review (401). The reviewer is recorded as verified.
-	// Defaults to nil: the confirmation page asks for a name, recorded
-	// as unverified.
+	// Identify returns the reviewer behind a request from the host's own
+	// authentication (a session cookie, a proxy header, a validated
+	// bearer token), and false when the caller is not signed in. When it
+	// is set, every decision takes its reviewer from Identify, recorded
+	// as verified: on the confirmation page and in JSON callbacks alike,
+	// where HMACSecret, Authenticate and the from field are then not
+	// used. A caller it does not identify may not review (401). Defaults
+	// to nil: the confirmation page asks for a name, recorded as
+	// unverified.
 	Identify func(r *http.Request) (Reviewer, bool)
 	// MaxBodyBytes bounds a request body; a longer one is answered 413.
-	// Defaults to DefaultTeamsMaxBodyBytes (64 KiB).
+	// Defaults to 64 KiB.
 	MaxBodyBytes int64
 	// Logger receives refused and failed requests, never a token, secret
 	// or signature. Defaults to discarding.
 	Logger *slog.Logger
-	// Now returns the current time, for token expiry. Defaults to
-	// time.Now.
-	Now func() time.Time
 }
 
-// TeamsHandler serves [TeamsInteractionsPath]: Teams approval callbacks
-// (POST, JSON) and the confirmation pages behind the Approve and Deny
-// links of webhook-delivered cards (GET, then a form POST). Mount it on
-// that path, under any prefix (with [http.StripPrefix]):
+// teamsHandler is the handler NewTeamsHandler returns.
+type teamsHandler struct {
+	svc          *Service
+	signer       *Signer
+	hmac         *teams.HMACVerifier
+	authenticate func(*http.Request, []byte) (Reviewer, error)
+	identify     func(*http.Request) (Reviewer, bool)
+	maxBody      int64
+	log          *slog.Logger
+	csrf         *http.CrossOriginProtection
+	page         *template.Template
+	mux          *http.ServeMux
+}
+
+// NewTeamsHandler returns the handler of [TeamsInteractionsPath],
+// deciding through svc: Teams approval callbacks (POST, JSON) and the
+// confirmation pages behind the Approve and Deny links of
+// webhook-delivered cards (GET, then a form POST). svc's [Options.Signer]
+// mints and checks the action tokens; without one NewTeamsHandler returns
+// an error, as it does for an invalid HMACSecret. opts may be nil. Mount
+// the handler on that path, under any prefix (with [http.StripPrefix]);
+// other paths get 404 and other methods 405:
 //
-//	signer, err := teams.NewSigner(secret)
-//	h, err := approval.NewTeamsHandler(svc, &approval.TeamsOptions{Signer: signer})
+//	signer, err := approval.NewSigner(secret)
+//	svc, err := approval.NewService(store, store, &approval.Options{Signer: signer})
+//	h, err := approval.NewTeamsHandler(svc, nil)
 //	mux.Handle(approval.TeamsInteractionsPath, h)
 //
 // # Callbacks
 //
 // A POST whose Content-Type is application/json, another +json type, or
-// absent is a callback in one of the shapes [teams.ParseInteraction]
-// reads: the spec's bare data {"action": "approve"|"deny",
-// "approval_id": "…"}, a Bot Framework message activity whose value is
-// that data, an outgoing-webhook command ("@Approver approve req-42"), or
-// an adaptiveCard/action invoke.
+// absent is a callback in one of these shapes: the data of an
+// Action.Submit or Action.Execute button, {"action": "approve"|"deny",
+// "approval_id": "…", "token": "…"}, bare (from a relay, optionally with
+// an activity-style "from"); a Bot Framework message activity whose value
+// is that data; or an adaptiveCard/action invoke whose value.action.data
+// is that data (the action may also be the verb). Fields it does not use
+// are ignored.
 //
-// Unlike the spec, which leaves this endpoint open, every callback must be
-// authenticated, by the first of these that succeeds:
+// Unlike the spec, which leaves this endpoint open, every decision needs
+// the action token the card carried, minted by the Service's [Signer] for
+// the same approval ID and action: the token names the request's
+// organisation and proves which card was clicked. The spec's bare
+// {"action", "approval_id"} without a token names no organisation and
+// proves nothing, so it is refused (401) whatever else the request
+// carries. The token does not say who clicked; the reviewer is, in order:
 //
-//  1. a token in the data, minted by [TeamsOptions.Signer] for the same
-//     approval ID and action, not expired; the reviewer is the payload's
-//     from (name, AAD object ID or Teams ID), unverified, since the token
-//     proves which card was clicked but not by whom;
-//  2. an "Authorization: HMAC <base64>" header matching the raw body under
-//     [TeamsOptions.HMACSecret]; the reviewer is from, verified;
-//  3. [TeamsOptions.Authenticate]; the reviewer it returns, verified.
+//  1. with [TeamsOptions.Identify], the caller it identifies, verified;
+//     no identity, 401;
+//  2. with an "Authorization: HMAC <base64>" header and
+//     [TeamsOptions.HMACSecret], the payload's from (name, AAD object ID
+//     or Teams ID), verified; a header that does not match the raw body,
+//     401;
+//  3. with [TeamsOptions.Authenticate], the reviewer it returns (or from),
+//     verified; its error, 401;
+//  4. otherwise from, unverified.
 //
-// Otherwise the answer is 401 {"error": "Unauthorized"}; the reason goes
-// to the logger only. A token that is present but invalid, expired or
-// minted for another request or action does not authenticate, yet does
-// not stop the next method from trying. The name taken from from is
-// cleaned like a typed one (see Links).
+// A refusal is answered 401 {"error": "Unauthorized"}; the reason goes to
+// the logger only. The name taken from from is cleaned like a typed one
+// (see Links). An authentic token whose time has passed decides nothing:
+// the request is marked expired if it is due ([Service.Expire]) and the
+// answer says it has expired.
 //
 // The decision goes through [Service.Review] with [SourceTeams], and the
-// answer is an Adaptive Card 1.4 showing the result ([teams.ResultCard]):
-// "**APPROVED** by <name>" on a good (green) container, "**DENIED** by
-// <name>" on attention (red), and for a request that cannot be decided the
-// [Message] text ("Already approved", "Approval request has expired", …)
-// on warning (amber), with the earlier reviewer when there is one. The
-// status is 200 when decided, 404 for an unknown request, 409 when it was
-// already decided or has expired, 403 when the host's policy refuses the
-// reviewer. The card comes bare for bare data, in a [teams.Message]
-// envelope for message activities and commands, and as a
-// [teams.InvokeResponse] for invokes.
-//
-// Invokes and outgoing-webhook commands are always answered 200 when
-// there is a card to show: Teams displays an invoke's card only from a
-// 200 whose body has statusCode 200, and an outgoing webhook's reply only
-// from a 200. The card still says what happened.
+// answer is an Adaptive Card 1.4 showing the result (package teams'
+// result card): "**APPROVED** by <name>" on a good (green) container,
+// "**DENIED** by <name>" on attention (red), and for a request that
+// cannot be decided the [Message] text ("Already approved", "Approval
+// request has expired", …) on warning (amber), with the earlier reviewer
+// when there is one. The status is 200 when decided, 404 for an unknown
+// request (or another organisation's), 409 when it was already decided or
+// has expired, 403 when the host's policy refuses the reviewer. The card
+// comes bare for bare data, in a message envelope for message activities,
+// and as an invoke response for invokes, which are always answered 200
+// when there is a card to show: Teams displays an invoke's card only from
+// a 200 whose body has statusCode 200. The card still says what happened.
 //
 // Requests the handler cannot act on get {"error": "…"} without a card: a
 // body that is not JSON or not a callback, no approval_id, an action other
 // than approve or deny, or no user to record as reviewer (400); a body
 // over [TeamsOptions.MaxBodyBytes] (413); a Content-Type that is neither
-// JSON nor a form (415); no valid authentication (401).
+// JSON nor a form (415); no valid token or authentication (401).
 //
 // # Links
 //
 // Teams drops Action.Submit from cards posted through incoming webhooks
 // and Workflows, so those cards carry Approve and Deny as links to
-// [teams.ActionURL] with a signed token. A GET of such a link never
-// decides anything (link previews and scanners fetch URLs): it shows a
-// small HTML page with the request (title, description, agent, action,
-// risk, requested by, expiry) and a form whose single button, "Approve"
-// or "Deny", POSTs the token back. Without [TeamsOptions.Identify] the
-// form asks for the reviewer's name (trimmed, at most
-// [MaxTeamsReviewerName] characters, recorded as unverified). The POST
-// decides through [Service.Review] and shows the result.
+// [TeamsInteractionsPath] with an action token. A GET of such a link
+// never decides anything (link previews and scanners fetch URLs): it
+// shows a small HTML page with the request (title, description, agent,
+// action, risk, requested by, expiry) and a form whose single button,
+// "Approve" or "Deny", POSTs the token back. Without
+// [TeamsOptions.Identify] the form asks for the reviewer's name (trimmed,
+// at most 100 characters, recorded as unverified). The POST decides
+// through [Service.Review] and shows the result.
 //
 // Pages need no JavaScript and are sent with a strict
 // Content-Security-Policy, Referrer-Policy: no-referrer (the token is in
@@ -154,43 +184,27 @@ type TeamsOptions struct {
 // site are refused (403, [http.CrossOriginProtection]). A token works for
 // one decision only, since a decided request cannot be decided again, and
 // expires with the request.
-type TeamsHandler struct {
-	svc          *Service
-	signer       *teams.Signer
-	hmac         *teams.HMACVerifier
-	authenticate func(*http.Request, []byte) (Reviewer, error)
-	identify     func(*http.Request) (Reviewer, bool)
-	maxBody      int64
-	log          *slog.Logger
-	now          func() time.Time
-	csrf         *http.CrossOriginProtection
-	page         *template.Template
-	mux          *http.ServeMux
-}
-
-// NewTeamsHandler returns the handler of [TeamsInteractionsPath]
-// deciding through svc. opts must enable at least one way to authenticate
-// callbacks (Signer, HMACSecret or Authenticate); an invalid HMACSecret is
-// an error too.
-func NewTeamsHandler(svc *Service, opts *TeamsOptions) (*TeamsHandler, error) {
+func NewTeamsHandler(svc *Service, opts *TeamsOptions) (http.Handler, error) {
 	if svc == nil {
 		return nil, errors.New("approval: NewTeamsHandler needs a Service")
+	}
+	if svc.opts.Signer == nil {
+		return nil, errors.New("approval: NewTeamsHandler needs a Service with Options.Signer: every Teams decision is proven by an action token")
 	}
 	var o TeamsOptions
 	if opts != nil {
 		o = *opts
 	}
-	if o.Signer == nil && o.HMACSecret == "" && o.Authenticate == nil {
-		return nil, errors.New("approval: NewTeamsHandler needs a Signer, an HMACSecret or an Authenticate hook; Teams callbacks are never accepted unauthenticated")
+	if o.MaxBodyBytes < 0 {
+		return nil, errors.New("approval: TeamsOptions.MaxBodyBytes is negative")
 	}
-	h := &TeamsHandler{
+	h := &teamsHandler{
 		svc:          svc,
-		signer:       o.Signer,
+		signer:       svc.opts.Signer,
 		authenticate: o.Authenticate,
 		identify:     o.Identify,
 		maxBody:      o.MaxBodyBytes,
 		log:          o.Logger,
-		now:          o.Now,
 		csrf:         http.NewCrossOriginProtection(),
 		page:         parseTeamsPage(),
 		mux:          http.NewServeMux(),
@@ -202,28 +216,23 @@ func NewTeamsHandler(svc *Service, opts *TeamsOptions) (*TeamsHandler, error) {
 		}
 		h.hmac = v
 	}
-	if h.maxBody <= 0 {
-		h.maxBody = DefaultTeamsMaxBodyBytes
+	if h.maxBody == 0 {
+		h.maxBody = defaultTeamsMaxBodyBytes
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
-	if h.now == nil {
-		h.now = time.Now
-	}
 	h.mux.HandleFunc("GET "+TeamsInteractionsPath, h.showPage)
 	h.mux.HandleFunc("POST "+TeamsInteractionsPath, h.post)
-	return h, nil
+	return h.mux, nil
 }
 
-// ServeHTTP implements [http.Handler].
-func (h *TeamsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h.mux.ServeHTTP(w, r)
-}
+// now is the Service's clock.
+func (h *teamsHandler) now() time.Time { return h.svc.opts.Now() }
 
 // post dispatches a POST: a form is the confirmation page's, anything
 // else a JSON callback.
-func (h *TeamsHandler) post(w http.ResponseWriter, r *http.Request) {
+func (h *teamsHandler) post(w http.ResponseWriter, r *http.Request) {
 	ct := r.Header.Get("Content-Type")
 	if ct == "" {
 		h.callback(w, r)
@@ -240,8 +249,108 @@ func (h *TeamsHandler) post(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// teamsData is the data an approval card's buttons carry.
+type teamsData struct {
+	Action     string `json:"action"`
+	ApprovalID string `json:"approval_id"`
+	Token      string `json:"token"`
+}
+
+// teamsUser is the user of an activity's from field.
+type teamsUser struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	AADObjectID string `json:"aadObjectId"`
+}
+
+// teamsCallback holds the fields of a callback the handler reads, in any
+// of its shapes: bare data (the embedded teamsData), or an activity.
+type teamsCallback struct {
+	Type  string          `json:"type"`
+	Name  string          `json:"name"`
+	From  teamsUser       `json:"from"`
+	Value json.RawMessage `json:"value"`
+	teamsData
+}
+
+// teamsInvokeValue is the value of an adaptiveCard/action invoke.
+type teamsInvokeValue struct {
+	Action struct {
+		Verb string    `json:"verb"`
+		Data teamsData `json:"data"`
+	} `json:"action"`
+}
+
+// teamsKind says which shape a callback came in, and so how to answer.
+type teamsKind int
+
+const (
+	teamsKindData teamsKind = iota
+	teamsKindMessage
+	teamsKindInvoke
+)
+
+// The 400 answers of callbacks that are not usable approval callbacks.
+const (
+	teamsErrMalformed   = "Malformed payload: expected a JSON approval callback"
+	teamsErrUnsupported = "Unsupported activity: only Action.Submit data, message activities and adaptiveCard/action invokes are accepted"
+	teamsErrNoID        = "Missing approval_id"
+	teamsErrAction      = "Unknown action: it must be approve or deny"
+)
+
+// decodeTeamsCallback reads a callback body. On failure it returns the
+// 400 message.
+func decodeTeamsCallback(body []byte) (kind teamsKind, data teamsData, from teamsUser, msg string) {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 || body[0] != '{' {
+		return 0, data, from, teamsErrMalformed
+	}
+	var c teamsCallback
+	if err := json.Unmarshal(body, &c); err != nil {
+		return 0, data, from, teamsErrMalformed
+	}
+	verb := ""
+	switch c.Type {
+	case "":
+		kind, data = teamsKindData, c.teamsData
+	case "message":
+		v := bytes.TrimSpace(c.Value)
+		if len(v) == 0 || bytes.Equal(v, []byte("null")) {
+			return 0, data, from, teamsErrUnsupported
+		}
+		if v[0] != '{' || json.Unmarshal(v, &data) != nil {
+			return 0, data, from, teamsErrMalformed
+		}
+		kind = teamsKindMessage
+	case "invoke":
+		if c.Name != teamsInvokeName {
+			return 0, data, from, teamsErrUnsupported
+		}
+		var v teamsInvokeValue
+		if err := json.Unmarshal(c.Value, &v); err != nil {
+			return 0, data, from, teamsErrMalformed
+		}
+		kind, data, verb = teamsKindInvoke, v.Action.Data, v.Action.Verb
+	default:
+		return 0, data, from, teamsErrUnsupported
+	}
+	if data.ApprovalID == "" {
+		return 0, data, from, teamsErrNoID
+	}
+	switch {
+	case data.Action == "":
+		data.Action = verb
+	case verb != "" && verb != data.Action:
+		return 0, data, from, teamsErrAction
+	}
+	if d := Decision(data.Action); d != Approve && d != Deny {
+		return 0, data, from, teamsErrAction
+	}
+	return kind, data, c.From, ""
+}
+
 // callback handles a JSON callback.
-func (h *TeamsHandler) callback(w http.ResponseWriter, r *http.Request) {
+func (h *teamsHandler) callback(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
 	if err != nil {
@@ -252,102 +361,103 @@ func (h *TeamsHandler) callback(w http.ResponseWriter, r *http.Request) {
 		httpjson.WriteError(w, http.StatusBadRequest, "Could not read the request body")
 		return
 	}
-	in, err := teams.ParseInteraction(body)
-	if err != nil {
-		h.log.InfoContext(ctx, "teams: malformed callback", "err", err)
-		httpjson.WriteError(w, http.StatusBadRequest, teamsParseMessage(err))
+	kind, data, from, msg := decodeTeamsCallback(body)
+	if msg != "" {
+		h.log.InfoContext(ctx, "teams: malformed callback", "reason", msg)
+		httpjson.WriteError(w, http.StatusBadRequest, msg)
 		return
 	}
-	rv, err := h.authenticateCallback(r, body, in)
-	if err != nil {
-		h.log.WarnContext(ctx, "teams: callback refused", "reason", err.Error(), "approval_id", in.ApprovalID, "kind", in.Kind)
+	refuse := func(reason string) {
+		h.log.WarnContext(ctx, "teams: callback refused", "reason", reason, "approval_id", data.ApprovalID)
 		httpjson.WriteError(w, http.StatusUnauthorized, "Unauthorized")
+	}
+	c, tokenErr := h.signer.Verify(data.Token, h.now())
+	switch {
+	case data.Token == "":
+		refuse("no action token")
+		return
+	case errors.Is(tokenErr, ErrTokenInvalid):
+		refuse(tokenErr.Error())
+		return
+	case c.ApprovalID != data.ApprovalID || string(c.Decision) != data.Action:
+		refuse("action token is for another approval or action")
+		return
+	}
+	rv, reason := h.callbackReviewer(r, body, from)
+	if reason != "" {
+		refuse(reason)
 		return
 	}
 	if rv.ID == "" && rv.Name == "" {
 		httpjson.WriteError(w, http.StatusBadRequest, "The callback does not say who clicked (from.name or from.id)")
 		return
 	}
-	req, err := h.svc.Review(ctx, in.ApprovalID, Decision(in.Action), rv, SourceTeams)
+	var req Request
+	if tokenErr != nil { // ErrTokenExpired: an authentic but stale card
+		req, err = h.expireByToken(ctx, c)
+	} else {
+		req, err = h.svc.Review(ctx, c.OrgID, c.ApprovalID, c.Decision, rv, SourceTeams)
+	}
 	status, res := teamsOutcome(req, err)
 	if status == http.StatusInternalServerError {
-		h.log.ErrorContext(ctx, "teams: decision failed", "err", err, "approval_id", in.ApprovalID)
+		h.log.ErrorContext(ctx, "teams: decision failed", "err", err, "org_id", c.OrgID, "approval_id", c.ApprovalID)
 	}
 	card := teams.ResultCard(res)
-	switch in.Kind {
-	case teams.KindInvoke:
+	switch kind {
+	case teamsKindInvoke:
 		httpjson.Write(w, http.StatusOK, teams.NewInvokeResponse(card))
-	case teams.KindCommand:
-		httpjson.Write(w, http.StatusOK, teams.NewMessage(card))
-	case teams.KindMessage:
+	case teamsKindMessage:
 		httpjson.Write(w, status, teams.NewMessage(card))
 	default:
 		httpjson.Write(w, status, card)
 	}
 }
 
-// errTeamsUnauthenticated is returned by authenticateCallback when no
-// method applies; its text, like the others', goes to the log only.
-var errTeamsUnauthenticated = errors.New("no valid action token, HMAC or host authentication")
-
-// authenticateCallback runs the three methods in order and returns the
-// reviewer of the first that succeeds.
-func (h *TeamsHandler) authenticateCallback(r *http.Request, body []byte, in teams.Interaction) (Reviewer, error) {
-	from := Reviewer{ID: in.From.StableID(), Name: cleanTeamsName(in.From.Name)}
-	var reasons []error
-	if in.Token != "" {
-		switch {
-		case h.signer == nil:
-			reasons = append(reasons, errors.New("action token given but no Signer configured"))
-		default:
-			c, err := h.signer.Verify(in.Token, h.now())
-			switch {
-			case err != nil:
-				reasons = append(reasons, err)
-			case c.ApprovalID != in.ApprovalID || c.Action != in.Action:
-				reasons = append(reasons, errors.New("action token is for another approval or action"))
-			default:
-				return from, nil // the token proves the card, not the clicker
-			}
+// callbackReviewer returns who clicked, by the rules of NewTeamsHandler's
+// doc, or the (log-only) reason to refuse the callback.
+func (h *teamsHandler) callbackReviewer(r *http.Request, body []byte, from teamsUser) (Reviewer, string) {
+	if h.identify != nil {
+		rv, ok := h.identifyReviewer(r, "")
+		if !ok {
+			return Reviewer{}, "the host does not identify the caller (Identify)"
 		}
+		return rv, ""
 	}
-	if auth := r.Header.Get("Authorization"); h.hmac != nil && auth != "" {
+	rv := Reviewer{ID: from.AADObjectID, Name: cleanTeamsName(from.Name)}
+	if rv.ID == "" {
+		rv.ID = from.ID
+	}
+	auth := r.Header.Get("Authorization")
+	if scheme, _, _ := strings.Cut(strings.TrimSpace(auth), " "); h.hmac != nil && strings.EqualFold(scheme, "HMAC") {
 		if err := h.hmac.Verify(auth, body); err != nil {
-			reasons = append(reasons, err)
-		} else {
-			from.Verified = true
-			return from, nil
+			return Reviewer{}, err.Error()
 		}
+		rv.Verified = true
+		return rv, ""
 	}
 	if h.authenticate != nil {
-		rv, err := h.authenticate(r, body)
-		if err == nil {
-			if rv.ID == "" && rv.Name == "" {
-				rv = from
-			}
-			rv.Verified = true
-			return rv, nil
+		got, err := h.authenticate(r, body)
+		if err != nil {
+			return Reviewer{}, "authenticate hook refused the request"
 		}
-		reasons = append(reasons, errors.New("authenticate hook refused the request"))
+		if got.ID != "" || got.Name != "" {
+			rv = got
+		}
+		rv.Verified = true
 	}
-	if len(reasons) == 0 {
-		return Reviewer{}, errTeamsUnauthenticated
-	}
-	return Reviewer{}, errors.Join(reasons...)
+	return rv, ""
 }
 
-// teamsParseMessage is the client-facing text for an error of
-// teams.ParseInteraction.
-func teamsParseMessage(err error) string {
-	switch {
-	case errors.Is(err, teams.ErrMissingApprovalID):
-		return "Missing approval_id"
-	case errors.Is(err, teams.ErrUnknownAction):
-		return "Unknown action: it must be approve or deny"
-	case errors.Is(err, teams.ErrUnsupported):
-		return "Unsupported activity: only Action.Submit data, message activities and adaptiveCard/action invokes are accepted"
+// expireByToken answers a click whose authentic token has expired: the
+// request is marked expired when due, and never decided.
+func (h *teamsHandler) expireByToken(ctx context.Context, c ActionClaims) (Request, error) {
+	req, err := h.svc.Expire(ctx, c.OrgID, c.ApprovalID)
+	if err == nil {
+		// Expired now or before; or, for a token minted shorter-lived
+		// than its request, still pending: the card is stale either way.
+		err = ErrExpired
 	}
-	return "Malformed payload: expected a JSON approval callback"
+	return req, err
 }
 
 // teamsStatus is the handler's one mapping from an error of
@@ -361,7 +471,7 @@ func teamsStatus(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, ErrNotPending), errors.Is(err, ErrExpired):
 		return http.StatusConflict
-	case errors.Is(err, ErrSelfApproval), errors.Is(err, ErrNotAllowed):
+	case errors.Is(err, ErrNotAllowed):
 		return http.StatusForbidden
 	case errors.Is(err, ErrInvalid):
 		return http.StatusBadRequest
@@ -380,14 +490,12 @@ func teamsOutcome(r Request, err error) (int, teams.Result) {
 		if r.ReviewedAt != nil {
 			at = *r.ReviewedAt
 		}
-		if r.Status == StatusDenied {
-			return status, teams.DeniedResult(r.Title, r.ReviewedBy, at)
-		}
-		return status, teams.ApprovedResult(r.Title, r.ReviewedBy, at)
+		return status, teams.DecisionResult(r.Title, r.Status == StatusApproved, r.ReviewedBy, at)
 	case status == http.StatusNotFound:
-		return status, teams.WarningResult("", Message(err))
+		// Nothing of a request the caller may not see.
+		return status, teamsWarning("", err)
 	}
-	res := teams.WarningResult(r.Title, Message(err))
+	res := teamsWarning(r.Title, err)
 	if status == http.StatusConflict && (r.Status == StatusApproved || r.Status == StatusDenied) {
 		res.Reviewer = r.ReviewedBy
 		if r.ReviewedAt != nil {
@@ -397,10 +505,16 @@ func teamsOutcome(r Request, err error) (int, teams.Result) {
 	return status, res
 }
 
+// teamsWarning is the amber result of a request that could not be
+// decided: the Message of err.
+func teamsWarning(title string, err error) teams.Result {
+	return teams.Result{Title: title, Status: teams.EscapeMarkdown(Message(err)), Style: "warning"}
+}
+
 // identifyReviewer returns the reviewer of a link-flow request: the
 // host's identity when Identify is set (ok false when the visitor is not
 // signed in), else the typed name, unverified.
-func (h *TeamsHandler) identifyReviewer(r *http.Request, typed string) (rv Reviewer, ok bool) {
+func (h *teamsHandler) identifyReviewer(r *http.Request, typed string) (rv Reviewer, ok bool) {
 	if h.identify == nil {
 		return Reviewer{Name: cleanTeamsName(typed)}, true
 	}
@@ -414,13 +528,13 @@ func (h *TeamsHandler) identifyReviewer(r *http.Request, typed string) (rv Revie
 
 // cleanTeamsName trims a typed name, turns each run of spaces, control
 // and format characters (such as bidi overrides) into one space, and
-// keeps at most MaxTeamsReviewerName characters.
+// keeps at most maxTeamsReviewerName characters.
 func cleanTeamsName(s string) string {
 	name := strings.Join(strings.FieldsFunc(s, func(r rune) bool {
 		return r == utf8.RuneError || unicode.IsSpace(r) || unicode.IsControl(r) || unicode.Is(unicode.Cf, r)
 	}), " ")
-	if utf8.RuneCountInString(name) > MaxTeamsReviewerName {
-		name = strings.TrimSpace(string([]rune(name)[:MaxTeamsReviewerName]))
+	if utf8.RuneCountInString(name) > maxTeamsReviewerName {
+		name = strings.TrimSpace(string([]rune(name)[:maxTeamsReviewerName]))
 	}
 	return name
 }

@@ -8,8 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"time"
-
-	"github.com/chatnotify/chatnotify/teams"
 )
 
 // The security headers of every confirmation and result page. The page
@@ -113,8 +111,8 @@ func parseTeamsPage() *template.Template {
 
 // showPage answers a GET of an Approve or Deny link: the confirmation
 // page, or why there is none. It never changes anything.
-func (h *TeamsHandler) showPage(w http.ResponseWriter, r *http.Request) {
-	token := r.URL.Query().Get(teams.TokenParam)
+func (h *teamsHandler) showPage(w http.ResponseWriter, r *http.Request) {
+	token := r.URL.Query().Get(teamsTokenParam)
 	c, req, ok := h.linkRequest(w, r, token)
 	if !ok {
 		return
@@ -127,7 +125,7 @@ func (h *TeamsHandler) showPage(w http.ResponseWriter, r *http.Request) {
 }
 
 // submitPage handles the confirmation form's POST: it decides.
-func (h *TeamsHandler) submitPage(w http.ResponseWriter, r *http.Request) {
+func (h *teamsHandler) submitPage(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if err := h.csrf.Check(r); err != nil {
 		h.log.WarnContext(ctx, "teams: cross-origin form post refused", "origin", r.Header.Get("Origin"))
@@ -144,7 +142,7 @@ func (h *TeamsHandler) submitPage(w http.ResponseWriter, r *http.Request) {
 		h.writePage(w, status, teamsPage{Heading: "Request refused", Tone: "warning", Message: "The form could not be read."})
 		return
 	}
-	token := r.PostForm.Get(teams.TokenParam)
+	token := r.PostForm.Get(teamsTokenParam)
 	c, req, ok := h.linkRequest(w, r, token)
 	if !ok {
 		return
@@ -159,36 +157,33 @@ func (h *TeamsHandler) submitPage(w http.ResponseWriter, r *http.Request) {
 		h.writeForm(w, r, http.StatusBadRequest, token, c, req, typed, "Please enter your name.")
 		return
 	}
-	decided, err := h.svc.Review(ctx, c.ApprovalID, Decision(c.Action), rv, SourceTeams)
+	decided, err := h.svc.Review(ctx, c.OrgID, c.ApprovalID, c.Decision, rv, SourceTeams)
 	if decided.ID == "" {
 		decided = req
 	}
 	h.writeOutcomePage(w, r, c, decided, err)
 }
 
-// linkRequest verifies a link's token and loads the request it is for.
-// When there is no signer, the token does not verify, or the request is
-// unknown or no longer pending, it writes the page that says so and
-// returns false.
-func (h *TeamsHandler) linkRequest(w http.ResponseWriter, r *http.Request, token string) (teams.ActionClaims, Request, bool) {
+// linkRequest verifies a link's token and loads the request it names, in
+// the organisation it names. When the token does not verify, or the
+// request is unknown or no longer pending, it writes the page that says
+// so and returns false.
+func (h *teamsHandler) linkRequest(w http.ResponseWriter, r *http.Request, token string) (ActionClaims, Request, bool) {
 	ctx := r.Context()
-	refuse := func(status int, heading, msg string) (teams.ActionClaims, Request, bool) {
+	refuse := func(status int, heading, msg string) (ActionClaims, Request, bool) {
 		h.writePage(w, status, teamsPage{Heading: heading, Tone: "warning", Message: msg})
-		return teams.ActionClaims{}, Request{}, false
-	}
-	if h.signer == nil {
-		return refuse(http.StatusNotFound, "Link not valid", "Links are not enabled on this server.")
+		return ActionClaims{}, Request{}, false
 	}
 	c, err := h.signer.Verify(token, h.now())
 	switch {
-	case errors.Is(err, teams.ErrTokenExpired):
-		h.log.InfoContext(ctx, "teams: expired link", "approval_id", c.ApprovalID)
+	case errors.Is(err, ErrTokenExpired):
+		h.log.InfoContext(ctx, "teams: expired link", "org_id", c.OrgID, "approval_id", c.ApprovalID)
 		return refuse(http.StatusGone, "Link expired", "This link has expired.")
 	case err != nil:
 		h.log.InfoContext(ctx, "teams: invalid link token")
 		return refuse(http.StatusUnauthorized, "Link not valid", "This link is not valid.")
 	}
-	req, err := h.svc.Get(ctx, c.ApprovalID)
+	req, err := h.svc.Get(ctx, c.OrgID, c.ApprovalID)
 	switch {
 	case err != nil:
 		h.writeOutcomePage(w, r, c, Request{}, err)
@@ -201,10 +196,10 @@ func (h *TeamsHandler) linkRequest(w http.ResponseWriter, r *http.Request, token
 }
 
 // writeForm writes the confirmation page for req.
-func (h *TeamsHandler) writeForm(w http.ResponseWriter, r *http.Request, status int, token string, c teams.ActionClaims, req Request, typed, problem string) {
-	f := &teamsPageForm{Token: token, Decision: c.Action, Button: "Approve", Error: problem}
+func (h *teamsHandler) writeForm(w http.ResponseWriter, r *http.Request, status int, token string, c ActionClaims, req Request, typed, problem string) {
+	f := &teamsPageForm{Token: token, Decision: string(c.Decision), Button: "Approve", Error: problem}
 	heading := "Approve this request?"
-	if c.Action == teams.ActionDeny {
+	if c.Decision == Deny {
 		f.Button, heading = "Deny", "Deny this request?"
 	}
 	if h.identify == nil {
@@ -225,7 +220,7 @@ func (h *TeamsHandler) writeForm(w http.ResponseWriter, r *http.Request, status 
 
 // writeSignIn tells a visitor the host does not know that they must sign
 // in first.
-func (h *TeamsHandler) writeSignIn(w http.ResponseWriter, req Request) {
+func (h *teamsHandler) writeSignIn(w http.ResponseWriter, req Request) {
 	h.writePage(w, http.StatusUnauthorized, teamsPage{Heading: "Sign in to review", Tone: "warning",
 		Message: "You must be signed in to review this request. Sign in, then open the link again.",
 		Request: teamsSummary(req, h.now())})
@@ -233,7 +228,7 @@ func (h *TeamsHandler) writeSignIn(w http.ResponseWriter, req Request) {
 
 // writeOutcomePage shows the result of a decision, or why there is none:
 // the same statuses and texts as the JSON callback.
-func (h *TeamsHandler) writeOutcomePage(w http.ResponseWriter, r *http.Request, c teams.ActionClaims, req Request, err error) {
+func (h *teamsHandler) writeOutcomePage(w http.ResponseWriter, r *http.Request, c ActionClaims, req Request, err error) {
 	status := teamsStatus(err)
 	p := teamsPage{Heading: "Approval request", Tone: "warning", Message: Message(err)}
 	if req.ID != "" {
@@ -245,10 +240,10 @@ func (h *TeamsHandler) writeOutcomePage(w http.ResponseWriter, r *http.Request, 
 	case err == nil:
 		p.Heading, p.Tone, p.Message = "Approved", "good", "Approved by "+req.ReviewedBy
 	case status == http.StatusInternalServerError:
-		h.log.ErrorContext(r.Context(), "teams: decision failed", "err", err, "approval_id", c.ApprovalID)
+		h.log.ErrorContext(r.Context(), "teams: decision failed", "err", err, "org_id", c.OrgID, "approval_id", c.ApprovalID)
 	}
 	if (req.Status == StatusApproved || req.Status == StatusDenied) && req.ReviewedAt != nil {
-		p.Detail = fmt.Sprintf("Reviewed by %s via %s, %s.", req.ReviewedBy, req.ReviewSource.Title(), req.ReviewedAt.UTC().Format(teams.TimeLayout))
+		p.Detail = fmt.Sprintf("Reviewed by %s via %s, %s.", req.ReviewedBy, req.ReviewSource.Title(), req.ReviewedAt.UTC().Format(teamsTimeLayout))
 	}
 	h.writePage(w, status, p)
 }
@@ -265,7 +260,7 @@ func teamsSummary(req Request, now time.Time) *teamsPageRequest {
 		Expires:     "Never",
 	}
 	if !req.ExpiresAt.IsZero() {
-		s.Expires = req.ExpiresAt.UTC().Format(teams.TimeLayout)
+		s.Expires = req.ExpiresAt.UTC().Format(teamsTimeLayout)
 		if req.Expired(now) {
 			s.Expires += " (expired)"
 		}
@@ -277,7 +272,7 @@ func teamsSummary(req Request, now time.Time) *teamsPageRequest {
 }
 
 // writePage renders p with the pages' security headers.
-func (h *TeamsHandler) writePage(w http.ResponseWriter, status int, p teamsPage) {
+func (h *teamsHandler) writePage(w http.ResponseWriter, status int, p teamsPage) {
 	var buf bytes.Buffer
 	if err := h.page.Execute(&buf, p); err != nil {
 		h.log.Error("teams: page could not be rendered", "err", err)

@@ -12,12 +12,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/chatnotify/chatnotify/approval"
-	"github.com/chatnotify/chatnotify/teams"
 )
 
 // linkGet opens an Approve or Deny link as a browser would.
 func (f *teamsFixture) linkGet(token string, headers ...string) *httptest.ResponseRecorder {
-	target := teams.ActionURL("", token)
+	target := approval.TeamsInteractionsPath + "?token=" + url.QueryEscape(token)
 	req := httptest.NewRequestWithContext(f.t.Context(), http.MethodGet, target, nil)
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
@@ -30,7 +29,7 @@ func (f *teamsFixture) linkGet(token string, headers ...string) *httptest.Respon
 // linkPost submits the confirmation form, as a browser on the page would
 // (same origin: Sec-Fetch-Site same-origin).
 func (f *teamsFixture) linkPost(form url.Values, headers ...string) *httptest.ResponseRecorder {
-	target := teams.ActionURL("", form.Get("token"))
+	target := approval.TeamsInteractionsPath + "?token=" + url.QueryEscape(form.Get("token"))
 	req := httptest.NewRequestWithContext(f.t.Context(), http.MethodPost, target, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Sec-Fetch-Site", "same-origin")
@@ -102,14 +101,14 @@ func TestTeamsLinkGetRefusals(t *testing.T) {
 			status: http.StatusUnauthorized, text: "This link is not valid.",
 		},
 		"garbage token": {
-			setup:  func(f *teamsFixture) string { return "cn1.not.valid" },
+			setup:  func(f *teamsFixture) string { return "cn2.not.valid" },
 			status: http.StatusUnauthorized, text: "This link is not valid.",
 		},
 		"token from another signer": {
 			setup: func(f *teamsFixture) string {
-				other, err := teams.NewSigner([]byte(strings.Repeat("z", 32)))
+				other, err := approval.NewSigner([]byte(strings.Repeat("z", 32)))
 				require.NoError(f.t, err)
-				return other.Sign(teams.ActionClaims{ApprovalID: "req-1", Action: "approve", ExpiresAt: f.clock().Add(time.Hour)})
+				return other.Sign(approval.ActionClaims{OrgID: "org-1", ApprovalID: "req-1", Decision: approval.Approve, ExpiresAt: f.clock().Add(time.Hour)})
 			},
 			status: http.StatusUnauthorized, text: "This link is not valid.",
 		},
@@ -120,11 +119,6 @@ func TestTeamsLinkGetRefusals(t *testing.T) {
 				return tok
 			},
 			status: http.StatusGone, text: "This link has expired.",
-		},
-		"no signer": {
-			tweak:  func(_ *approval.Options, o *approval.TeamsOptions) { o.Signer = nil },
-			setup:  func(f *teamsFixture) string { return "cn1.a.b" },
-			status: http.StatusNotFound, text: "Links are not enabled on this server.",
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -148,6 +142,26 @@ func TestTeamsLinkGetUnknownRequest(t *testing.T) {
 	require.Equal(t, http.StatusNotFound, rec.Code)
 	assert.Contains(t, rec.Body.String(), "Approval request not found")
 	assert.NotContains(t, rec.Body.String(), "<form")
+}
+
+// TestTeamsLinkOtherOrganisation opens and submits a link whose token
+// names another organisation than the request's: not found, nothing
+// shown, nothing decided.
+func TestTeamsLinkOtherOrganisation(t *testing.T) {
+	f := newTeamsFixture(t, nil)
+	f.create("req-1")
+	tok := f.orgToken("org-2", "req-1", "approve", f.clock().Add(time.Hour))
+
+	rec := f.linkGet(tok)
+	require.Equal(t, http.StatusNotFound, rec.Code)
+	assert.Contains(t, rec.Body.String(), "Approval request not found")
+	assert.NotContains(t, rec.Body.String(), "Deploy payments-api", "nothing of org-1's request")
+
+	rec = f.linkPost(url.Values{"token": {tok}, "name": {"Mallory"}})
+	require.Equal(t, http.StatusNotFound, rec.Code)
+	assert.NotContains(t, rec.Body.String(), "Deploy payments-api")
+	assert.Equal(t, approval.StatusPending, f.get("req-1").Status)
+	assert.Empty(t, f.audit("req-1"))
 }
 
 // TestTeamsLinkGetExpiredRequest opens a link whose token outlives its
@@ -239,7 +253,7 @@ func TestTeamsLinkFlowName(t *testing.T) {
 		"only control chars":    {"\x00\u202e\u200b", http.StatusBadRequest, ""},
 		"trimmed and squeezed":  {"  Ana   María\tLópez ", http.StatusOK, "Ana María López"},
 		"bidi override removed": {"evil\u202egnp.exe", http.StatusOK, "evil gnp.exe"},
-		"bounded":               {strings.Repeat("é", 300), http.StatusOK, strings.Repeat("é", approval.MaxTeamsReviewerName)},
+		"bounded":               {strings.Repeat("é", 300), http.StatusOK, strings.Repeat("é", 100)},
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := newTeamsFixture(t, nil)
@@ -284,7 +298,7 @@ func TestTeamsLinkPostRefusals(t *testing.T) {
 			status: http.StatusUnauthorized, text: "This link is not valid.",
 		},
 		"bad token": {
-			form:   func(f *teamsFixture) url.Values { return url.Values{"token": {"cn1.x.y"}, "name": {"X"}} },
+			form:   func(f *teamsFixture) url.Values { return url.Values{"token": {"cn2.x.y"}, "name": {"X"}} },
 			status: http.StatusUnauthorized, text: "This link is not valid.",
 		},
 		"expired token": {
@@ -295,7 +309,7 @@ func TestTeamsLinkPostRefusals(t *testing.T) {
 		},
 		"too large": {
 			form: func(f *teamsFixture) url.Values {
-				return url.Values{"token": {f.token("req-1", "approve", f.clock().Add(time.Hour))}, "name": {strings.Repeat("x", approval.DefaultTeamsMaxBodyBytes)}}
+				return url.Values{"token": {f.token("req-1", "approve", f.clock().Add(time.Hour))}, "name": {strings.Repeat("x", 64<<10)}}
 			},
 			status: http.StatusRequestEntityTooLarge, text: "The form could not be read.",
 		},
