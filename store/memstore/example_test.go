@@ -18,18 +18,27 @@ func Example() {
 		panic(err)
 	}
 	req, _ := svc.Create(ctx, approval.Request{ID: "apr-1", OrgID: "acme", Title: "Rotate keys", RiskScore: 40})
-	req, _ = svc.Review(ctx, req.ID, approval.Approve, approval.Reviewer{ID: "U1", Name: "amy"}, approval.SourceSlack)
+	req, _ = svc.Review(ctx, "acme", req.ID, approval.Approve, approval.Reviewer{ID: "U1", Name: "amy"}, approval.SourceSlack)
 	fmt.Println(req.Status, "-", req.ReviewNotes)
 
-	_, err = svc.Review(ctx, req.ID, approval.Deny, approval.Reviewer{ID: "U2", Name: "bob"}, approval.SourceTeams)
+	_, err = svc.Review(ctx, "acme", req.ID, approval.Deny, approval.Reviewer{ID: "U2", Name: "bob"}, approval.SourceTeams)
 	fmt.Println(approval.Message(err))
 
 	trail, _ := store.ListAudit(ctx, "acme", approval.AuditFilter{})
 	for _, e := range trail {
 		fmt.Println(e.Action, e.Actor, e.Decision)
 	}
+
+	// Organisations are isolated: another org neither sees acme's request
+	// nor collides with its ID.
+	_, err = svc.Get(ctx, "globex", "apr-1")
+	fmt.Println(approval.Message(err))
+	other, _ := svc.Create(ctx, approval.Request{ID: "apr-1", OrgID: "globex", Title: "Rotate keys"})
+	fmt.Println(other.OrgID, other.ID, other.Status)
 	// Output:
 	// approved - Approved by amy via Slack
 	// Already approved
 	// approval.reviewed amy approved
+	// Approval request not found
+	// globex apr-1 pending
 }

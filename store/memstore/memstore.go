@@ -3,6 +3,7 @@ package memstore
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -31,16 +32,20 @@ type Store struct {
 	channels map[string]notify.Channel // by ID
 
 	apMu      sync.RWMutex
-	approvals map[string]*approval.Request
+	approvals map[key]*approval.Request
 
 	postMu sync.RWMutex
-	posts  map[string][]notify.Post // by approval ID
+	posts  map[key][]notify.Post // by the request's key
 
 	auditMu sync.RWMutex
 	// audit holds the trail in fixed-size chunks, so that appending never
 	// copies the entries written before.
 	audit [][]approval.AuditEntry
 }
+
+// key names a record of one organisation: request IDs are unique per
+// organisation, so the same ID in two organisations is two requests.
+type key struct{ org, id string }
 
 // auditChunk is the number of entries in one chunk of Store.audit.
 const auditChunk = 1024
@@ -50,8 +55,8 @@ func New() *Store {
 	return &Store{
 		now:       time.Now,
 		channels:  make(map[string]notify.Channel),
-		approvals: make(map[string]*approval.Request),
-		posts:     make(map[string][]notify.Post),
+		approvals: make(map[key]*approval.Request),
+		posts:     make(map[key][]notify.Post),
 	}
 }
 
@@ -147,8 +152,12 @@ func cloneChannel(ch notify.Channel) notify.Channel {
 	return ch
 }
 
-// CreateApproval implements [approval.ApprovalStore].
+// CreateApproval implements [approval.ApprovalStore]. Requests are keyed
+// by organisation and ID.
 func (s *Store) CreateApproval(ctx context.Context, r approval.Request) (approval.Request, error) {
+	if r.OrgID == "" {
+		return approval.Request{}, errors.New("memstore: CreateApproval: the request has no OrgID")
+	}
 	if r.ID == "" {
 		r.ID = ids.New()
 	}
@@ -163,19 +172,21 @@ func (s *Store) CreateApproval(ctx context.Context, r approval.Request) (approva
 	r.ReviewedAt, r.ReviewedBy, r.ReviewerID, r.ReviewSource, r.ReviewNotes = nil, "", "", "", ""
 	s.apMu.Lock()
 	defer s.apMu.Unlock()
-	if _, ok := s.approvals[r.ID]; ok {
+	k := key{r.OrgID, r.ID}
+	if _, ok := s.approvals[k]; ok {
 		return approval.Request{}, approval.ErrConflict
 	}
 	stored := r
-	s.approvals[r.ID] = &stored
+	s.approvals[k] = &stored
 	return r, nil
 }
 
-// GetApproval implements [approval.ApprovalStore].
-func (s *Store) GetApproval(ctx context.Context, id string) (approval.Request, error) {
+// GetApproval implements [approval.ApprovalStore]. A request of another
+// organisation is [approval.ErrNotFound].
+func (s *Store) GetApproval(ctx context.Context, orgID, id string) (approval.Request, error) {
 	s.apMu.RLock()
 	defer s.apMu.RUnlock()
-	r, ok := s.approvals[id]
+	r, ok := s.approvals[key{orgID, id}]
 	if !ok {
 		return approval.Request{}, approval.ErrNotFound
 	}
@@ -184,7 +195,7 @@ func (s *Store) GetApproval(ctx context.Context, id string) (approval.Request, e
 
 // DecideApproval implements [approval.ApprovalStore]. The check and the
 // change happen under one lock.
-func (s *Store) DecideApproval(ctx context.Context, id string, o approval.Outcome) (approval.Request, error) {
+func (s *Store) DecideApproval(ctx context.Context, orgID, id string, o approval.Outcome) (approval.Request, error) {
 	switch o.Status {
 	case approval.StatusApproved, approval.StatusDenied, approval.StatusExpired:
 	default:
@@ -192,7 +203,7 @@ func (s *Store) DecideApproval(ctx context.Context, id string, o approval.Outcom
 	}
 	s.apMu.Lock()
 	defer s.apMu.Unlock()
-	r, ok := s.approvals[id]
+	r, ok := s.approvals[key{orgID, id}]
 	switch {
 	case !ok:
 		return approval.Request{}, approval.ErrNotFound
@@ -209,26 +220,20 @@ func (s *Store) DecideApproval(ctx context.Context, id string, o approval.Outcom
 }
 
 // ListExpired implements [approval.ExpiryLister] with a scan of every
-// request under the read lock.
-func (s *Store) ListExpired(ctx context.Context, now time.Time, limit int) ([]string, error) {
-	type due struct {
-		id string
-		at time.Time
-	}
-	var found []due
+// request, of every organisation, under the read lock.
+func (s *Store) ListExpired(ctx context.Context, now time.Time, limit int) ([]approval.Request, error) {
+	var found []approval.Request
 	s.apMu.RLock()
 	for _, r := range s.approvals {
 		if r.Status == approval.StatusPending && r.Expired(now) {
-			found = append(found, due{r.ID, r.ExpiresAt})
+			found = append(found, cloneRequest(r))
 		}
 	}
 	s.apMu.RUnlock()
-	slices.SortFunc(found, func(a, b due) int { return cmp.Or(a.at.Compare(b.at), cmp.Compare(a.id, b.id)) })
-	ids := make([]string, min(len(found), max(limit, 0)))
-	for i := range ids {
-		ids[i] = found[i].id
-	}
-	return ids, nil
+	slices.SortFunc(found, func(a, b approval.Request) int {
+		return cmp.Or(a.ExpiresAt.Compare(b.ExpiresAt), cmp.Compare(a.OrgID, b.OrgID), cmp.Compare(a.ID, b.ID))
+	})
+	return found[:min(len(found), max(limit, 0))], nil
 }
 
 func cloneRequest(r *approval.Request) approval.Request {
@@ -292,16 +297,18 @@ func (s *Store) RecordPost(ctx context.Context, p notify.Post) error {
 		p.PostedAt = s.now()
 	}
 	p.PostedAt = p.PostedAt.UTC().Truncate(time.Microsecond)
+	k := key{p.OrgID, p.ApprovalID}
 	s.postMu.Lock()
-	s.posts[p.ApprovalID] = append(s.posts[p.ApprovalID], p)
+	s.posts[k] = append(s.posts[k], p)
 	s.postMu.Unlock()
 	return nil
 }
 
-// ListPosts implements [notify.PostStore].
-func (s *Store) ListPosts(ctx context.Context, approvalID string) ([]notify.Post, error) {
+// ListPosts implements [notify.PostStore]: the posts of the request
+// approvalID of orgID, never another organisation's.
+func (s *Store) ListPosts(ctx context.Context, orgID, approvalID string) ([]notify.Post, error) {
 	s.postMu.RLock()
-	out := slices.Clone(s.posts[approvalID])
+	out := slices.Clone(s.posts[key{orgID, approvalID}])
 	s.postMu.RUnlock()
 	slices.SortStableFunc(out, func(a, b notify.Post) int { return a.PostedAt.Compare(b.PostedAt) })
 	if out == nil {

@@ -19,27 +19,48 @@
 //
 // Every "should" and "returns" sentence in the documentation of
 // [notify.ChannelStore], [notify.PostStore], [approval.ApprovalStore],
-// [approval.AuditLogger] and [approval.AuditLister] has a named subtest:
-// organisation isolation on every channel verb, ordering, empty results,
-// generated IDs and timestamps, conflicts, every outcome of
-// [approval.ApprovalStore.DecideApproval] including its deadline rule,
-// and the audit trail's order, scoping and limit. The rules of the
-// optional [approval.ExpiryLister] (only pending requests, due at now
-// inclusive, never without a deadline, oldest deadline first, at most
-// limit, across organisations) are checked when the store implements it
-// and skipped otherwise. Round-trip subtests fill every exported field of
-// the stored types, found by reflection, so a field added to a type later
-// is checked without changing this package.
+// [approval.AuditLogger], [approval.AuditLister] and
+// [approval.ExpiryLister] has a named subtest, grouped by topic (one
+// small function per topic, run as a subtest of its name): each verb,
+// ordering, empty results, generated IDs and timestamps, conflicts,
+// every outcome of [approval.ApprovalStore.DecideApproval] including its
+// deadline rule, the audit trail's order, filter and limit, and the
+// expiry sweep's listing. Round-trip subtests fill every exported field
+// of the stored types, found by reflection, so a field added to a type
+// later is checked without changing this package.
+//
+// # Organisations
+//
+// Each suite has an OrgIsolation topic (channels check it on every
+// verb): request IDs are unique per organisation, so the same ID in two
+// organisations is two requests and never [approval.ErrConflict]; a
+// request of another organisation is [approval.ErrNotFound] to read or
+// decide, and stays unchanged; audit entries and posts are listed only
+// for their organisation, also when two organisations use one request
+// ID.
+//
+// # Optional interfaces
+//
+// [ApprovalStores] is what an [approval.Service] requires: an
+// [approval.ApprovalStore] and an [approval.AuditLogger]. The rules of
+// [approval.AuditLister] (reading the trail back) and
+// [approval.ExpiryLister] (the expiry sweep) run when the store
+// implements them; otherwise each of those subtests is skipped with a
+// message naming the missing interface (go test -v shows them as SKIP),
+// and the rest of the suite still runs.
 //
 // # Concurrency
 //
 // Concurrency subtests run many goroutines against one store; run the
 // suite with -race. The central one decides one approval request from 100
 // goroutines through [approval.Service.Review] and requires exactly one
-// success, 99 "already approved" or "already denied" errors, and exactly
-// one [approval.AuditReviewed] entry. Another runs ten
-// [approval.Service.ExpireDue] sweeps at once, as replicas would, and
-// requires each due request to be expired, audited and counted once.
+// success, 99 [approval.ErrNotPending] errors that [approval.Message]
+// words "Already approved" or "Already denied", and exactly one
+// [approval.AuditReviewed] entry. Another decides one ID in two
+// organisations at once and requires one winner in each. With an
+// [approval.ExpiryLister], ten [approval.Service.ExpireDue] sweeps run at
+// once, as replicas would, and each due request must be expired, audited
+// and counted once.
 //
 // # Factories
 //

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -8,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/chatnotify/chatnotify/approval"
 )
 
 // concurrency is how many goroutines the concurrency subtests start.
@@ -189,4 +192,56 @@ func race(n int, f func(i int)) {
 	}
 	close(start)
 	wg.Wait()
+}
+
+// auditRecorder is the audit logger the Service-level subtests hand to an
+// [approval.Service]: it records every entry and passes it on to the
+// store, so that "audited exactly once" is checked whether or not the
+// store can read its trail back.
+type auditRecorder struct {
+	next approval.AuditLogger
+
+	mu      sync.Mutex
+	entries []approval.AuditEntry
+}
+
+func (a *auditRecorder) LogAudit(ctx context.Context, e approval.AuditEntry) error {
+	a.mu.Lock()
+	a.entries = append(a.entries, e)
+	a.mu.Unlock()
+	return a.next.LogAudit(ctx, e)
+}
+
+// of returns the entries recorded for the request id of org.
+func (a *auditRecorder) of(org, id string) []approval.AuditEntry {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []approval.AuditEntry
+	for _, e := range a.entries {
+		if e.OrgID == org && e.ApprovalID == id {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// auditLister returns s as an [approval.AuditLister], or skips t: reading
+// the trail back is optional.
+func auditLister(t *testing.T, s any) approval.AuditLister {
+	t.Helper()
+	l, ok := s.(approval.AuditLister)
+	if !ok {
+		t.Skipf("storetest: %T does not implement approval.AuditLister (optional); skipping the rules of reading the audit trail back", s)
+	}
+	return l
+}
+
+// expiryLister returns s as an [approval.ExpiryLister], or skips t.
+func expiryLister(t *testing.T, s any) approval.ExpiryLister {
+	t.Helper()
+	l, ok := s.(approval.ExpiryLister)
+	if !ok {
+		t.Skipf("storetest: %T does not implement approval.ExpiryLister (optional); skipping its rules", s)
+	}
+	return l
 }

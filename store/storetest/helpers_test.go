@@ -15,7 +15,7 @@ import (
 func TestFixturesSetEveryField(t *testing.T) {
 	for name, v := range map[string]any{
 		"Channel":    newChannel(orgA, "n"),
-		"Post":       newPost("a", "p", fixedTime),
+		"Post":       newPost(orgA, "a", "p", fixedTime),
 		"Request":    newRequest("r", "r"),
 		"AuditEntry": newEntry(orgA, "r", "e", fixedTime),
 	} {

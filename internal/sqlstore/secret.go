@@ -15,30 +15,22 @@ import (
 // ciphertext and tag.
 const sealedPrefix = "enc:v1:"
 
-// errNoKey is returned when an encrypted secret is read by a Store
-// without a SecretKey.
-var errNoKey = errors.New("sqlstore: channel secrets are encrypted at rest but no Options.SecretKey is set")
-
-// errBadSecret is returned when an encrypted secret cannot be decrypted:
-// the key is wrong or the value was tampered with or moved.
-var errBadSecret = errors.New("sqlstore: a channel secret cannot be decrypted: wrong Options.SecretKey, or the stored value was altered")
-
 // sealer encrypts channel secrets with AES-256-GCM. Each value is bound to
 // its row and column (as additional data), so an encrypted token copied
 // into another channel or column does not decrypt.
 type sealer struct{ aead cipher.AEAD }
 
-func newSealer(key []byte) (*sealer, error) {
+func newSealer(name string, key []byte) (*sealer, error) {
 	if len(key) != 32 {
-		return nil, fmt.Errorf("sqlstore: Options.SecretKey must be 32 bytes, not %d", len(key))
+		return nil, fmt.Errorf("%s: Options.SecretKey must be 32 bytes, not %d", name, len(key))
 	}
 	block, err := aes.NewCipher(key)
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: %w", err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	aead, err := cipher.NewGCM(block)
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: %w", err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return &sealer{aead: aead}, nil
 }
@@ -68,16 +60,17 @@ func (s *Store) open(stored, channelID, column string) (string, error) {
 		return stored, nil
 	}
 	if s.sealer == nil {
-		return "", errNoKey
+		return "", errors.New(s.d.Name + ": channel secrets are encrypted at rest but no Options.SecretKey is set")
 	}
+	bad := errors.New(s.d.Name + ": a channel secret cannot be decrypted: wrong Options.SecretKey, or the stored value was altered")
 	raw, err := base64.RawURLEncoding.DecodeString(enc)
 	a := s.sealer.aead
 	if err != nil || len(raw) < a.NonceSize()+a.Overhead() {
-		return "", errBadSecret
+		return "", bad
 	}
 	plain, err := a.Open(nil, raw[:a.NonceSize()], raw[a.NonceSize():], secretAD(channelID, column))
 	if err != nil {
-		return "", errBadSecret
+		return "", bad
 	}
 	return string(plain), nil
 }

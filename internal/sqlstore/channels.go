@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"fmt"
 
 	"github.com/chatnotify/chatnotify/internal/ids"
 	"github.com/chatnotify/chatnotify/notify"
@@ -18,7 +17,7 @@ func (s *Store) ListChannels(ctx context.Context, orgID string) ([]notify.Channe
 	rows, err := s.rdb.QueryContext(ctx, s.q(`SELECT `+channelColumns+` FROM chatnotify_channels
 		WHERE org_id = ? ORDER BY created_at, id`), orgID)
 	if err != nil {
-		return nil, dbError("listing channels", err)
+		return nil, s.dbError("listing channels", err)
 	}
 	defer rows.Close()
 	out := []notify.Channel{}
@@ -30,7 +29,7 @@ func (s *Store) ListChannels(ctx context.Context, orgID string) ([]notify.Channe
 		out = append(out, ch)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, dbError("listing channels", err)
+		return nil, s.dbError("listing channels", err)
 	}
 	return out, nil
 }
@@ -51,7 +50,7 @@ func (s *Store) CreateChannel(ctx context.Context, ch notify.Channel) (notify.Ch
 	ch.ID = ids.New()
 	ch.CreatedAt = s.timestamp()
 	ch.UpdatedAt = ch.CreatedAt
-	events, err := encodeEvents(ch.Events)
+	events, err := s.encodeEvents(ch.Events)
 	if err != nil {
 		return notify.Channel{}, err
 	}
@@ -63,7 +62,7 @@ func (s *Store) CreateChannel(ctx context.Context, ch notify.Channel) (notify.Ch
 		s.seal(ch.Config.WebhookURL, ch.ID, "webhook_url"),
 		events, ch.Enabled, s.t(ch.CreatedAt), s.t(ch.UpdatedAt))
 	got, err := s.scanChannel(row)
-	if isUniqueViolation(err) {
+	if s.d.IsUniqueViolation(err) {
 		return notify.Channel{}, notify.ErrConflict
 	}
 	return got, err
@@ -72,7 +71,7 @@ func (s *Store) CreateChannel(ctx context.Context, ch notify.Channel) (notify.Ch
 // UpdateChannel implements [notify.ChannelStore]. The check that the
 // channel belongs to the organisation and the change are one statement.
 func (s *Store) UpdateChannel(ctx context.Context, ch notify.Channel) (notify.Channel, error) {
-	events, err := encodeEvents(ch.Events)
+	events, err := s.encodeEvents(ch.Events)
 	if err != nil {
 		return notify.Channel{}, err
 	}
@@ -89,7 +88,7 @@ func (s *Store) UpdateChannel(ctx context.Context, ch notify.Channel) (notify.Ch
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return notify.Channel{}, notify.ErrNotFound
-	case isUniqueViolation(err):
+	case s.d.IsUniqueViolation(err):
 		return notify.Channel{}, notify.ErrConflict
 	}
 	return got, err
@@ -99,19 +98,17 @@ func (s *Store) UpdateChannel(ctx context.Context, ch notify.Channel) (notify.Ch
 func (s *Store) DeleteChannel(ctx context.Context, orgID, id string) error {
 	res, err := s.wdb.ExecContext(ctx, s.q(`DELETE FROM chatnotify_channels WHERE org_id = ? AND id = ?`), orgID, id)
 	if err != nil {
-		return dbError("deleting a channel", err)
+		return s.dbError("deleting a channel", err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return dbError("deleting a channel", err)
+		return s.dbError("deleting a channel", err)
 	}
 	if n == 0 {
 		return notify.ErrNotFound
 	}
 	return nil
 }
-
-type scanner interface{ Scan(dest ...any) error }
 
 func (s *Store) scanChannel(row scanner) (notify.Channel, error) {
 	var (
@@ -125,7 +122,7 @@ func (s *Store) scanChannel(row scanner) (notify.Channel, error) {
 		return notify.Channel{}, err
 	}
 	if err != nil {
-		return notify.Channel{}, dbError("reading a channel", err)
+		return notify.Channel{}, s.dbError("reading a channel", err)
 	}
 	ch.Type = notify.ChannelType(typ)
 	if ch.Config.BotToken, err = s.open(token, ch.ID, "bot_token"); err != nil {
@@ -135,18 +132,18 @@ func (s *Store) scanChannel(row scanner) (notify.Channel, error) {
 		return notify.Channel{}, err
 	}
 	if err := json.Unmarshal([]byte(events), &ch.Events); err != nil {
-		return notify.Channel{}, fmt.Errorf("sqlstore: bad stored events of channel %s", ch.ID)
+		return notify.Channel{}, s.errorf("bad stored events of channel %s", ch.ID)
 	}
 	return ch, nil
 }
 
-func encodeEvents(ev []notify.EventType) (string, error) {
+func (s *Store) encodeEvents(ev []notify.EventType) (string, error) {
 	if ev == nil {
 		ev = []notify.EventType{}
 	}
 	b, err := json.Marshal(ev)
 	if err != nil {
-		return "", fmt.Errorf("sqlstore: encoding events: %w", err)
+		return "", s.errorf("encoding events: %w", err)
 	}
 	return string(b), nil
 }

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 
 	"github.com/chatnotify/chatnotify/notify"
 )
@@ -17,23 +16,24 @@ func (s *Store) RecordPost(ctx context.Context, p notify.Post) error {
 	}
 	receipt, err := json.Marshal(p.Receipt)
 	if err != nil {
-		return fmt.Errorf("sqlstore: encoding a receipt: %w", err)
+		return s.errorf("encoding a receipt: %w", err)
 	}
 	_, err = s.wdb.ExecContext(ctx, s.q(`INSERT INTO chatnotify_posts
 		(approval_id, org_id, channel_id, channel_type, receipt, posted_at) VALUES (?, ?, ?, ?, ?, ?)`),
 		p.ApprovalID, p.OrgID, p.ChannelID, string(p.ChannelType), string(receipt), s.t(p.PostedAt))
 	if err != nil {
-		return dbError("recording a post", err)
+		return s.dbError("recording a post", err)
 	}
 	return nil
 }
 
-// ListPosts implements [notify.PostStore].
-func (s *Store) ListPosts(ctx context.Context, approvalID string) ([]notify.Post, error) {
+// ListPosts implements [notify.PostStore]: the posts of the request
+// approvalID of orgID, never another organisation's.
+func (s *Store) ListPosts(ctx context.Context, orgID, approvalID string) ([]notify.Post, error) {
 	rows, err := s.rdb.QueryContext(ctx, s.q(`SELECT approval_id, org_id, channel_id, channel_type, receipt, posted_at
-		FROM chatnotify_posts WHERE approval_id = ? ORDER BY posted_at, seq`), approvalID)
+		FROM chatnotify_posts WHERE org_id = ? AND approval_id = ? ORDER BY posted_at, seq`), orgID, approvalID)
 	if err != nil {
-		return nil, dbError("listing posts", err)
+		return nil, s.dbError("listing posts", err)
 	}
 	defer rows.Close()
 	out := []notify.Post{}
@@ -43,16 +43,16 @@ func (s *Store) ListPosts(ctx context.Context, approvalID string) ([]notify.Post
 			typ, receipt string
 		)
 		if err := rows.Scan(&p.ApprovalID, &p.OrgID, &p.ChannelID, &typ, &receipt, timeDest{&p.PostedAt}); err != nil {
-			return nil, dbError("reading a post", err)
+			return nil, s.dbError("reading a post", err)
 		}
 		p.ChannelType = notify.ChannelType(typ)
 		if err := json.Unmarshal([]byte(receipt), &p.Receipt); err != nil {
-			return nil, fmt.Errorf("sqlstore: bad stored receipt for approval %s", p.ApprovalID)
+			return nil, s.errorf("bad stored receipt for approval %s", p.ApprovalID)
 		}
 		out = append(out, p)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, dbError("listing posts", err)
+		return nil, s.dbError("listing posts", err)
 	}
 	return out, nil
 }

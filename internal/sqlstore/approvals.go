@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/chatnotify/chatnotify/approval"
@@ -14,8 +13,12 @@ import (
 const approvalColumns = `id, org_id, title, description, agent, action, risk_score, requested_by, console_url,
 	status, created_at, expires_at, reviewed_at, reviewed_by, reviewer_id, review_source, review_notes`
 
-// CreateApproval implements [approval.ApprovalStore].
+// CreateApproval implements [approval.ApprovalStore]. Requests are keyed
+// by (org_id, id): the same ID in two organisations is two requests.
 func (s *Store) CreateApproval(ctx context.Context, r approval.Request) (approval.Request, error) {
+	if r.OrgID == "" {
+		return approval.Request{}, s.errorf("CreateApproval: the request has no OrgID")
+	}
 	if r.ID == "" {
 		r.ID = ids.New()
 	}
@@ -27,21 +30,23 @@ func (s *Store) CreateApproval(ctx context.Context, r approval.Request) (approva
 		RETURNING `+approvalColumns),
 		r.ID, r.OrgID, r.Title, r.Description, r.Agent, r.Action, r.RiskScore, r.RequestedBy, r.ConsoleURL,
 		string(approval.StatusPending), s.t(r.CreatedAt), s.t(r.ExpiresAt))
-	got, err := scanApproval(row)
-	if isUniqueViolation(err) {
+	got, err := s.scanApproval(row)
+	if err != nil && s.d.IsUniqueViolation(err) {
 		return approval.Request{}, approval.ErrConflict
 	}
 	return got, err
 }
 
-// GetApproval implements [approval.ApprovalStore].
-func (s *Store) GetApproval(ctx context.Context, id string) (approval.Request, error) {
-	return s.getApproval(ctx, s.rdb, id)
+// GetApproval implements [approval.ApprovalStore]. A request of another
+// organisation is [approval.ErrNotFound].
+func (s *Store) GetApproval(ctx context.Context, orgID, id string) (approval.Request, error) {
+	return s.getApproval(ctx, s.rdb, orgID, id)
 }
 
-func (s *Store) getApproval(ctx context.Context, db *sql.DB, id string) (approval.Request, error) {
-	row := db.QueryRowContext(ctx, s.q(`SELECT `+approvalColumns+` FROM chatnotify_approvals WHERE id = ?`), id)
-	r, err := scanApproval(row)
+func (s *Store) getApproval(ctx context.Context, db *sql.DB, orgID, id string) (approval.Request, error) {
+	row := db.QueryRowContext(ctx, s.q(`SELECT `+approvalColumns+` FROM chatnotify_approvals
+		WHERE org_id = ? AND id = ?`), orgID, id)
+	r, err := s.scanApproval(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return approval.Request{}, approval.ErrNotFound
 	}
@@ -49,13 +54,14 @@ func (s *Store) getApproval(ctx context.Context, db *sql.DB, id string) (approva
 }
 
 // DecideApproval implements [approval.ApprovalStore]. The status check,
-// the deadline check and the change are one UPDATE … WHERE status =
-// 'pending'; only when it changes nothing does a read tell why.
-func (s *Store) DecideApproval(ctx context.Context, id string, o approval.Outcome) (approval.Request, error) {
+// the deadline check and the change are one UPDATE … WHERE org_id = ? AND
+// id = ? AND status = 'pending'; only when it changes nothing does a read
+// tell why.
+func (s *Store) DecideApproval(ctx context.Context, orgID, id string, o approval.Outcome) (approval.Request, error) {
 	switch o.Status {
 	case approval.StatusApproved, approval.StatusDenied, approval.StatusExpired:
 	default:
-		return approval.Request{}, fmt.Errorf("sqlstore: DecideApproval: cannot move a request to status %q", o.Status)
+		return approval.Request{}, s.errorf("DecideApproval: cannot move a request to status %q", o.Status)
 	}
 	if o.At.IsZero() {
 		o.At = s.now()
@@ -64,21 +70,21 @@ func (s *Store) DecideApproval(ctx context.Context, id string, o approval.Outcom
 	// An expiry may be recorded at any time; a decision only before the
 	// deadline (Request.Expired: expired once At >= ExpiresAt).
 	deadline := ""
-	args := []any{string(o.Status), at, o.ReviewedBy, o.ReviewerID, string(o.Source), o.Notes, id}
+	args := []any{string(o.Status), at, o.ReviewedBy, o.ReviewerID, string(o.Source), o.Notes, orgID, id}
 	if o.Status != approval.StatusExpired {
 		deadline = ` AND (expires_at IS NULL OR expires_at > ?)`
 		args = append(args, at)
 	}
 	query := s.q(`UPDATE chatnotify_approvals
 		SET status = ?, reviewed_at = ?, reviewed_by = ?, reviewer_id = ?, review_source = ?, review_notes = ?
-		WHERE id = ? AND status = 'pending'` + deadline + `
+		WHERE org_id = ? AND id = ? AND status = 'pending'` + deadline + `
 		RETURNING ` + approvalColumns)
 
 	// A request created between a write that found nothing and the read
 	// that follows is pending and due; trying again decides it. Bounded,
 	// since it needs a create racing each attempt.
 	for range 3 {
-		r, err := scanApproval(s.wdb.QueryRowContext(ctx, query, args...))
+		r, err := s.scanApproval(s.wdb.QueryRowContext(ctx, query, args...))
 		if err == nil {
 			return r, nil
 		}
@@ -87,7 +93,7 @@ func (s *Store) DecideApproval(ctx context.Context, id string, o approval.Outcom
 		}
 		// Nothing changed: say why. Read through the writer, which sees
 		// every committed write.
-		cur, err := s.getApproval(ctx, s.wdb, id)
+		cur, err := s.getApproval(ctx, s.wdb, orgID, id)
 		switch {
 		case err != nil:
 			return approval.Request{}, err
@@ -97,42 +103,43 @@ func (s *Store) DecideApproval(ctx context.Context, id string, o approval.Outcom
 			return cur, approval.ErrExpired
 		}
 	}
-	return approval.Request{}, errors.New("sqlstore: DecideApproval: the request kept changing; try again")
+	return approval.Request{}, s.errorf("DecideApproval: the request kept changing; try again")
 }
 
 // listExpiredQuery reads the index chatnotify_approvals_pending on
-// (status, expires_at), created by the first migration, in order from its
-// start, and stops after LIMIT rows however many requests are due. Ties
-// are left unordered: a second sort key would make the database sort
-// every due row before applying the limit.
-const listExpiredQuery = `SELECT id FROM chatnotify_approvals
+// (status, expires_at) in order from its start, and stops after LIMIT
+// rows however many requests are due. Ties are left unordered: a second
+// sort key would make the database sort every due row before applying
+// the limit.
+const listExpiredQuery = `SELECT ` + approvalColumns + ` FROM chatnotify_approvals
 	WHERE status = 'pending' AND expires_at IS NOT NULL AND expires_at <= ?
 	ORDER BY expires_at
 	LIMIT ?`
 
 // ListExpired implements [approval.ExpiryLister] through an index, so a
-// sweep costs the same with ten pending requests or a million.
-func (s *Store) ListExpired(ctx context.Context, now time.Time, limit int) ([]string, error) {
+// sweep costs the same with ten pending requests or a million. It lists
+// the requests of every organisation.
+func (s *Store) ListExpired(ctx context.Context, now time.Time, limit int) ([]approval.Request, error) {
 	rows, err := s.rdb.QueryContext(ctx, s.q(listExpiredQuery), s.t(now), max(limit, 0))
 	if err != nil {
-		return nil, dbError("listing expired approval requests", err)
+		return nil, s.dbError("listing expired approval requests", err)
 	}
 	defer rows.Close()
-	var ids []string
+	var out []approval.Request
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, dbError("listing expired approval requests", err)
+		r, err := s.scanApproval(rows)
+		if err != nil {
+			return nil, err
 		}
-		ids = append(ids, id)
+		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, dbError("listing expired approval requests", err)
+		return nil, s.dbError("listing expired approval requests", err)
 	}
-	return ids, nil
+	return out, nil
 }
 
-func scanApproval(row scanner) (approval.Request, error) {
+func (s *Store) scanApproval(row scanner) (approval.Request, error) {
 	var (
 		r           approval.Request
 		status, src string
@@ -145,7 +152,7 @@ func scanApproval(row scanner) (approval.Request, error) {
 		return approval.Request{}, err
 	}
 	if err != nil {
-		return approval.Request{}, dbError("reading an approval request", err)
+		return approval.Request{}, s.dbError("reading an approval request", err)
 	}
 	r.Status = approval.Status(status)
 	r.ReviewSource = approval.Source(src)

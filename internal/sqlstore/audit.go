@@ -11,7 +11,8 @@ import (
 // filter sets no limit.
 const defaultAuditLimit = 100
 
-// LogAudit implements [approval.AuditLogger].
+// LogAudit implements [approval.AuditLogger]. Entry IDs are unique per
+// organisation.
 func (s *Store) LogAudit(ctx context.Context, e approval.AuditEntry) error {
 	if e.ID == "" {
 		e.ID = ids.New()
@@ -25,12 +26,14 @@ func (s *Store) LogAudit(ctx context.Context, e approval.AuditEntry) error {
 		e.ID, e.OrgID, e.Action, e.ApprovalID, s.t(e.At), e.Actor, e.ActorID, e.Verified,
 		string(e.Source), string(e.Decision), e.RiskScore, e.Notes)
 	if err != nil {
-		return dbError("writing an audit entry", err)
+		return s.dbError("writing an audit entry", err)
 	}
 	return nil
 }
 
-// ListAudit implements [approval.AuditLister].
+// ListAudit implements [approval.AuditLister], through the index on
+// (org_id, at, seq) or, filtered on a request, (org_id, approval_id, at,
+// seq).
 func (s *Store) ListAudit(ctx context.Context, orgID string, f approval.AuditFilter) ([]approval.AuditEntry, error) {
 	limit := f.Limit
 	if limit <= 0 {
@@ -48,7 +51,7 @@ func (s *Store) ListAudit(ctx context.Context, orgID string, f approval.AuditFil
 
 	rows, err := s.rdb.QueryContext(ctx, s.q(query), args...)
 	if err != nil {
-		return nil, dbError("listing the audit trail", err)
+		return nil, s.dbError("listing the audit trail", err)
 	}
 	defer rows.Close()
 	out := []approval.AuditEntry{}
@@ -59,13 +62,13 @@ func (s *Store) ListAudit(ctx context.Context, orgID string, f approval.AuditFil
 		)
 		if err := rows.Scan(&e.ID, &e.OrgID, &e.Action, &e.ApprovalID, timeDest{&e.At}, &e.Actor, &e.ActorID,
 			&e.Verified, &source, &decision, &e.RiskScore, &e.Notes); err != nil {
-			return nil, dbError("reading an audit entry", err)
+			return nil, s.dbError("reading an audit entry", err)
 		}
 		e.Source, e.Decision = approval.Source(source), approval.Status(decision)
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, dbError("listing the audit trail", err)
+		return nil, s.dbError("listing the audit trail", err)
 	}
 	return out, nil
 }

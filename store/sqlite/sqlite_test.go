@@ -1,0 +1,32 @@
+package sqlite_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/chatnotify/chatnotify/notify"
+	"github.com/chatnotify/chatnotify/store/sqlite"
+	"github.com/chatnotify/chatnotify/store/storetest"
+)
+
+// newStore opens a Store on a new file, closed after t.
+func newStore(t *testing.T) *sqlite.Store {
+	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "chatnotify.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestChannelStore(t *testing.T) {
+	storetest.TestChannelStore(t, func(t *testing.T) notify.ChannelStore { return newStore(t) })
+}
+
+func TestPostStore(t *testing.T) {
+	storetest.TestPostStore(t, func(t *testing.T) notify.PostStore { return newStore(t) })
+}
+
+func TestApprovalStore(t *testing.T) {
+	storetest.TestApprovalStore(t, func(t *testing.T) storetest.ApprovalStores { return newStore(t) })
+}
