@@ -2,7 +2,6 @@ package notify_test
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -39,7 +38,10 @@ func recv[T any](t *testing.T, ch <-chan T, what string) T {
 	panic("unreachable")
 }
 
-// holdingProxy forwards requests to a fake and, until released, holds
+// baseURL is the fake's base URL.
+func baseURL(srv *notifytest.Server) string { return strings.TrimSuffix(srv.SlackAPIURL(), "/api/") }
+
+// holdingProxy forwards requests to the fake and, until released, holds
 // back its answers to the requests hold picks: the fake has received the
 // message, but the sender is still waiting for the platform's answer.
 type holdingProxy struct {
@@ -127,16 +129,16 @@ func (g *gatedPosts) RecordPost(ctx context.Context, p notify.Post) error {
 	return err
 }
 
-func (g *gatedPosts) ListPosts(ctx context.Context, approvalID string) ([]notify.Post, error) {
+func (g *gatedPosts) ListPosts(ctx context.Context, orgID, approvalID string) ([]notify.Post, error) {
 	g.listing <- struct{}{}
 	g.listGo.Wait()
-	ps, err := g.PostStore.ListPosts(ctx, approvalID)
+	ps, err := g.PostStore.ListPosts(ctx, orgID, approvalID)
 	g.listed <- ps
 	return ps, err
 }
 
 // inflightFixture is a host wired as the docs say, with Approvals set,
-// whose Slack API and Teams webhooks may sit behind holding proxies.
+// whose fake Slack and Teams may sit behind a holding proxy.
 type inflightFixture struct {
 	f     *fakes
 	st    *memstore.Store
@@ -148,10 +150,9 @@ type inflightFixture struct {
 }
 
 type inflightOptions struct {
-	slackAPIURL string                   // defaults to the fake's
-	teamsURL    func(name string) string // defaults to the fake's legacy URL
-	workflows   bool                     // also a Workflows channel
-	posts       func(*gatedPosts)
+	base      string // the fake's base URL, or a proxy's
+	workflows bool   // also a Workflows channel
+	posts     func(*gatedPosts)
 }
 
 func newInflightFixture(t *testing.T, f *fakes, o inflightOptions) *inflightFixture {
@@ -161,10 +162,14 @@ func newInflightFixture(t *testing.T, f *fakes, o inflightOptions) *inflightFixt
 	if o.posts != nil {
 		o.posts(x.posts)
 	}
-	legacy := f.teamsChannel(false)
-	if o.teamsURL != nil {
-		legacy.Config.WebhookURL = o.teamsURL(hookSecret)
+	via := func(u string) string {
+		if o.base == "" {
+			return u
+		}
+		return strings.Replace(u, baseURL(f.srv), o.base, 1)
 	}
+	legacy := f.teamsChannel(false)
+	legacy.Config.WebhookURL = via(legacy.Config.WebhookURL)
 	chans := map[string]notify.Channel{"bot": f.botChannel(), "hook": f.hookChannel(), "legacy": legacy}
 	if o.workflows {
 		chans["workflows"] = f.teamsChannel(true)
@@ -173,11 +178,7 @@ func newInflightFixture(t *testing.T, f *fakes, o inflightOptions) *inflightFixt
 		ch.Name = name
 		x.chans[name] = seedChannel(t, x.st, "org-1", ch)
 	}
-	sender := f.sender(t, func(so *notify.SenderOptions) {
-		if o.slackAPIURL != "" {
-			so.SlackAPIURL = o.slackAPIURL
-		}
-	})
+	sender := f.sender(t, func(so *notify.SenderOptions) { so.SlackAPIURL = via(so.SlackAPIURL) })
 	d, err := notify.NewDispatcher(x.st, sender, &notify.DispatcherOptions{
 		Posts: x.posts, Approvals: x.st, DisableRateLimit: true, OnDelivery: x.got.add, Logger: debugLogger(f.log),
 	})
@@ -185,7 +186,7 @@ func newInflightFixture(t *testing.T, f *fakes, o inflightOptions) *inflightFixt
 	x.d = d
 	t.Cleanup(func() { _ = d.Close(context.Background()) })
 	t.Cleanup(func() { x.posts.recordGo.Open(); x.posts.listGo.Open() }) // runs first, after a failure too
-	x.svc, err = approval.NewService(x.st, x.st, &approval.Options{OnDecided: d.Decided})
+	x.svc, err = approval.NewService(x.st, x.st, &approval.Options{FollowUp: d.FollowUp})
 	require.NoError(t, err)
 	return x
 }
@@ -199,44 +200,23 @@ func (x *inflightFixture) create(t *testing.T) approval.Request {
 
 func (x *inflightFixture) review(t *testing.T, r approval.Request) approval.Request {
 	t.Helper()
-	decided, err := x.svc.Review(t.Context(), r.ID, approval.Approve, approval.Reviewer{Name: "amy", ID: "U1"}, approval.SourceAPI)
+	decided, err := x.svc.Review(t.Context(), "org-1", r.ID, approval.Approve, approval.Reviewer{Name: "amy", ID: "U1"}, approval.SourceAPI)
 	require.NoError(t, err)
 	require.Equal(t, approval.StatusApproved, decided.Status)
 	return decided
 }
 
-// dispatch delivers r's notification in the background; the returned
-// channel is closed when Dispatch returns.
-func (x *inflightFixture) dispatch(t *testing.T, r approval.Request) <-chan struct{} {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		rs, err := x.d.Dispatch(context.Background(), "org-1", notify.ApprovalRequested{Request: r})
-		assert.NoError(t, err)
-		for _, res := range rs {
-			assert.True(t, res.OK, "%s: %s", res.ChannelName, res.Error)
-		}
-	}()
-	return done
-}
-
 // updates returns the OnDelivery results of copies brought up to date.
 func (x *inflightFixture) updates() []notify.Result {
-	var out []notify.Result
-	for _, res := range x.got.get() {
-		if res.Event == notify.EventApprovalDecided {
-			out = append(out, res)
-		}
-	}
-	return out
+	return append(x.got.op("update"), x.got.op("follow_up")...)
 }
 
 // slackMessage returns the message in the fake Slack channel named by
 // where (a channel ID, or a webhook path prefix).
-func (x *inflightFixture) slackMessage(t *testing.T, where string) notifytest.SlackMessage {
+func slackMessage(t *testing.T, srv *notifytest.Server, where string) notifytest.Message {
 	t.Helper()
-	var found []notifytest.SlackMessage
-	for _, m := range x.f.slack.Messages() {
+	var found []notifytest.Message
+	for _, m := range srv.Messages() {
 		if strings.HasPrefix(m.Channel, where) {
 			found = append(found, m)
 		}
@@ -245,17 +225,19 @@ func (x *inflightFixture) slackMessage(t *testing.T, where string) notifytest.Sl
 	return found[0]
 }
 
-func hasApproveButton(t *testing.T, m notifytest.SlackMessage) bool {
-	t.Helper()
-	b, err := json.Marshal(m.Blocks)
-	require.NoError(t, err)
-	return strings.Contains(string(b), approval.SlackApproveAction)
+func hasApproveButton(m notifytest.Message) bool {
+	for _, b := range m.Buttons {
+		if b.ActionID == "approve_action" {
+			return true
+		}
+	}
+	return false
 }
 
 // teamsCards returns the cards each Teams channel received, by path.
-func (x *inflightFixture) teamsCards() map[string][]notifytest.TeamsRequest {
-	out := map[string][]notifytest.TeamsRequest{}
-	for _, r := range x.f.teams.Requests() {
+func (x *inflightFixture) teamsCards() map[string][]notifytest.Request {
+	out := map[string][]notifytest.Request{}
+	for _, r := range x.f.requests("teams", "workflows") {
 		out[r.Path] = append(out[r.Path], r)
 	}
 	return out
@@ -264,27 +246,27 @@ func (x *inflightFixture) teamsCards() map[string][]notifytest.TeamsRequest {
 // checkOneUpdateEach asserts that the bot message shows the decision
 // without buttons after exactly one chat.update, that the webhook
 // message is as posted, that each Teams channel got its card and then
-// exactly one follow-up saying teamsWant, and that OnDelivery saw one
-// successful update per updatable copy.
+// exactly one follow-up, and that OnDelivery saw one successful update
+// per updatable copy.
 func (x *inflightFixture) checkOneUpdateEach(t *testing.T, teamsChannels int) {
 	t.Helper()
-	bot := x.slackMessage(t, "C0123456789")
+	bot := slackMessage(t, x.f.srv, "C0123456789")
 	assert.Equal(t, []string{"chat.update"}, bot.Edits, "the bot copy is rewritten once")
-	assert.False(t, hasApproveButton(t, bot), "buttons removed")
+	assert.False(t, hasApproveButton(bot), "buttons removed")
 	assert.Contains(t, bot.Text, "APPROVED")
 	assert.Contains(t, bot.Text, "amy")
 
-	hook := x.slackMessage(t, "/services/")
+	hook := slackMessage(t, x.f.srv, "/services/")
 	assert.Empty(t, hook.Edits, "a webhook copy cannot be edited")
-	assert.Equal(t, 1, x.f.slack.Count("webhook"), "nothing went to the webhook but the request")
+	assert.Equal(t, 1, x.f.count("webhook"), "nothing went to the webhook but the request")
 
 	cards := x.teamsCards()
 	require.Len(t, cards, teamsChannels)
 	for _, got := range cards {
-		require.Equal(t, 2, len(got), "workflows=%v: the card, then one follow-up", got[0].Workflows)
-		assert.Contains(t, got[0].AllText(), "Approval requested")
-		assert.Contains(t, got[1].AllText(), "Approved by amy via API")
-		assert.Empty(t, got[1].Actions(), "a follow-up has no buttons")
+		require.Equal(t, 2, len(got), "%s: the card, then one follow-up", got[0].Method)
+		assert.Contains(t, got[0].AllText, "Approval requested")
+		assert.Contains(t, got[1].AllText, "amy")
+		assert.Empty(t, got[1].Buttons, "a follow-up has no buttons")
 	}
 
 	ups := x.updates()
@@ -296,92 +278,64 @@ func (x *inflightFixture) checkOneUpdateEach(t *testing.T, teamsChannels int) {
 			want = "update"
 		}
 		assert.Equal(t, want, res.Op, res.ChannelName)
+		assert.Equal(t, notify.EventApprovalRequest, res.Event)
 	}
 }
 
 // TestDecidedWhileInFlight reproduces a request decided through the API
 // while the answers to its Slack chat.postMessage and Teams card are
-// held back: the Decided job finds no copy to update, because none is
-// recorded yet, so the dispatcher must bring each copy up to date once
-// it records it.
+// held back: the decision's job finds no copy to update, because none
+// is recorded yet, so the dispatcher must bring each copy up to date
+// once it records it.
 func TestDecidedWhileInFlight(t *testing.T) {
-	for _, c := range []struct {
-		name    string
-		deliver func(t *testing.T, x *inflightFixture, r approval.Request) (wait func())
-	}{
-		{"Dispatch", func(t *testing.T, x *inflightFixture, r approval.Request) func() {
-			done := x.dispatch(t, r)
-			return func() { recv(t, done, "Dispatch to return") }
-		}},
-		{"Enqueue", func(t *testing.T, x *inflightFixture, r approval.Request) func() {
-			require.NoError(t, x.d.Enqueue("org-1", notify.ApprovalRequested{Request: r}))
-			return func() {}
-		}},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			f := newFakes(t)
-			slackProxy := newHoldingProxy(t, f.slack.URL(), func(r *http.Request) bool {
-				return strings.HasSuffix(r.URL.Path, "/chat.postMessage")
-			})
-			teamsProxy := newHoldingProxy(t, f.teams.URL(), func(*http.Request) bool { return true })
-			x := newInflightFixture(t, f, inflightOptions{
-				slackAPIURL: slackProxy.srv.URL + "/api/",
-				teamsURL: func(name string) string {
-					return strings.Replace(f.teams.LegacyURL(name), f.teams.URL(), teamsProxy.srv.URL, 1)
-				},
-			})
-			r := x.create(t)
-			wait := c.deliver(t, x, r)
+	f := newFakes(t)
+	proxy := newHoldingProxy(t, baseURL(f.srv), func(r *http.Request) bool {
+		return strings.HasSuffix(r.URL.Path, "/chat.postMessage") || strings.HasPrefix(r.URL.Path, "/webhookb2/")
+	})
+	x := newInflightFixture(t, f, inflightOptions{base: proxy.srv.URL})
+	r := x.create(t)
+	require.NoError(t, x.d.Enqueue("org-1", notify.ApprovalRequested{Request: r}))
 
-			// Both platforms have the message; their answers are held.
-			recv(t, slackProxy.held, "the held chat.postMessage")
-			recv(t, teamsProxy.held, "the held Teams card")
-			// The webhook copy, not held, is recorded.
-			recv(t, x.posts.recorded, "the webhook copy's record")
+	// Both platforms have the message; their answers are held.
+	recv(t, proxy.held, "the first held answer")
+	recv(t, proxy.held, "the second held answer")
+	// The webhook copy, not held, is recorded.
+	recv(t, x.posts.recorded, "the webhook copy's record")
 
-			x.review(t, r)
-			// The Decided job lists the copies recorded so far: only the
-			// webhook's, which cannot be edited.
-			listed := recv(t, x.posts.listed, "the Decided job to list the copies")
-			require.Len(t, listed, 1)
-			assert.Equal(t, x.chans["hook"].ID, listed[0].ChannelID)
+	x.review(t, r)
+	// The decision's job lists the copies recorded so far: only the
+	// webhook's, which cannot be edited.
+	listed := recv(t, x.posts.listed, "the decision's job to list the copies")
+	require.Len(t, listed, 1)
+	assert.Equal(t, x.chans["hook"].ID, listed[0].ChannelID)
 
-			slackProxy.Release()
-			teamsProxy.Release()
-			wait()
-			require.NoError(t, x.d.Close(t.Context()))
-
-			x.checkOneUpdateEach(t, 1)
-		})
-	}
+	proxy.Release()
+	require.NoError(t, x.d.Close(t.Context()))
+	x.checkOneUpdateEach(t, 1)
 }
 
 // TestDecidedBetweenRecordAndReread covers the decision landing after a
 // copy is recorded but before the dispatcher reads the request again:
-// both the Decided job and the dispatcher's own check see the decided
+// both the decision's job and the dispatcher's own check see the decided
 // request and the recorded copy, and still each copy is updated once (a
 // second Teams follow-up card could not be taken back).
 func TestDecidedBetweenRecordAndReread(t *testing.T) {
-	t.Run("the Decided job updates the copies first", func(t *testing.T) {
+	t.Run("the decision's job takes the copies over", func(t *testing.T) {
 		f := newFakes(t)
 		x := newInflightFixture(t, f, inflightOptions{workflows: true, posts: func(g *gatedPosts) {
 			g.recordGo = newLatch()
 		}})
 		r := x.create(t)
-		done := x.dispatch(t, r)
+		require.NoError(t, x.d.Enqueue("org-1", notify.ApprovalRequested{Request: r}))
 		for range 4 {
 			recv(t, x.posts.recorded, "the four copies' records")
 		}
 
 		x.review(t, r)
-		require.Len(t, recv(t, x.posts.listed, "the Decided job to list the copies"), 4)
-		require.Eventually(t, func() bool { return len(x.updates()) == 3 }, deadline, time.Millisecond,
-			"the Decided job updates the bot copy and both Teams channels")
+		require.Len(t, recv(t, x.posts.listed, "the decision's job to list the copies"), 4)
 
-		x.posts.recordGo.Open() // the dispatcher now re-reads the request
-		recv(t, done, "Dispatch to return")
+		x.posts.recordGo.Open() // the dispatcher now re-reads the request, and leaves the copies to the decision's jobs
 		require.NoError(t, x.d.Close(t.Context()))
-
 		x.checkOneUpdateEach(t, 2)
 	})
 
@@ -392,41 +346,39 @@ func TestDecidedBetweenRecordAndReread(t *testing.T) {
 			g.listGo = newLatch()
 		}})
 		r := x.create(t)
-		done := x.dispatch(t, r)
+		require.NoError(t, x.d.Enqueue("org-1", notify.ApprovalRequested{Request: r}))
 		for range 4 {
 			recv(t, x.posts.recorded, "the four copies' records")
 		}
 
 		x.review(t, r)
-		recv(t, x.posts.listing, "the Decided job to start listing the copies")
+		recv(t, x.posts.listing, "the decision's job to start listing the copies")
 		x.posts.recordGo.Open() // the dispatcher re-reads and updates
-		recv(t, done, "Dispatch to return")
-		require.Len(t, x.updates(), 3, "the dispatcher updated the bot copy and both Teams channels")
+		settle(t, func() bool { return len(x.updates()) == 3 })
 
-		x.posts.listGo.Open() // the Decided job finds the same four copies
-		require.Len(t, recv(t, x.posts.listed, "the Decided job's list"), 4)
+		x.posts.listGo.Open() // the decision's job finds the same four copies
+		require.Len(t, recv(t, x.posts.listed, "the decision's job's list"), 4)
 		require.NoError(t, x.d.Close(t.Context()))
-
 		x.checkOneUpdateEach(t, 2)
 	})
 
-	t.Run("a failed update by the dispatcher is made again by the Decided job", func(t *testing.T) {
+	t.Run("a failed update by the dispatcher is made again by the decision's job", func(t *testing.T) {
 		f := newFakes(t)
 		x := newInflightFixture(t, f, inflightOptions{posts: func(g *gatedPosts) {
 			g.recordGo = newLatch()
 			g.listGo = newLatch()
 		}})
 		r := x.create(t)
-		done := x.dispatch(t, r)
+		require.NoError(t, x.d.Enqueue("org-1", notify.ApprovalRequested{Request: r}))
 		for range 3 {
 			recv(t, x.posts.recorded, "the three copies' records")
 		}
 
 		x.review(t, r)
-		recv(t, x.posts.listing, "the Decided job to start listing the copies")
-		f.teams.FailNext(1, notifytest.PlatformError("Bad payload received by generic incoming webhook."))
+		recv(t, x.posts.listing, "the decision's job to start listing the copies")
+		f.srv.FailNext(1, notifytest.Fault{Method: "teams", Error: "Bad payload received by generic incoming webhook."})
 		x.posts.recordGo.Open()
-		recv(t, done, "Dispatch to return")
+		settle(t, func() bool { return len(x.updates()) == 2 })
 		var failed []notify.Result
 		for _, res := range x.updates() {
 			if !res.OK {
@@ -438,22 +390,23 @@ func TestDecidedBetweenRecordAndReread(t *testing.T) {
 
 		x.posts.listGo.Open()
 		require.NoError(t, x.d.Close(t.Context()))
-		cards := f.teams.Requests()
+		cards := f.requests("teams")
 		require.Equal(t, 3, len(cards), "the card, the failed follow-up, the follow-up")
 		assert.Equal(t, 400, cards[1].Answer)
 		assert.Equal(t, 200, cards[2].Answer)
-		assert.Contains(t, cards[2].AllText(), "Approved by amy via API")
-		bot := x.slackMessage(t, "C0123456789")
+		assert.Contains(t, cards[2].AllText, "amy")
+		bot := slackMessage(t, f.srv, "C0123456789")
 		assert.Equal(t, []string{"chat.update"}, bot.Edits, "the bot copy, updated by the dispatcher, is not updated again")
 	})
 
-	t.Run("a request still pending is left to the Decided job", func(t *testing.T) {
+	t.Run("a request still pending is left to the decision's job", func(t *testing.T) {
 		f := newFakes(t)
 		x := newInflightFixture(t, f, inflightOptions{})
 		r := x.create(t)
-		recv(t, x.dispatch(t, r), "Dispatch to return")
+		require.NoError(t, x.d.Enqueue("org-1", notify.ApprovalRequested{Request: r}))
+		notify.WaitIdle(x.d)
 		assert.Empty(t, x.updates(), "nothing to update while pending")
-		assert.Equal(t, 0, f.slack.Count("chat.update"))
+		assert.Equal(t, 0, f.count("chat.update"))
 
 		x.review(t, r)
 		require.NoError(t, x.d.Close(t.Context()))

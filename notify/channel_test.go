@@ -1,7 +1,6 @@
 package notify_test
 
 import (
-	"errors"
 	"strings"
 	"testing"
 
@@ -26,6 +25,7 @@ const (
 	msgChannelID   = "channel_id must be a Slack conversation ID such as C0123456789"
 	msgPair        = "bot_token and channel_id must be given together"
 	msgSlackOnly   = "bot_token and channel_id apply to Slack channels only"
+	msgLoopback    = "webhook_url is on a loopback address: loopback URLs are refused unless SenderOptions.AllowLoopbackURLs is set"
 )
 
 func slackBot() notify.Channel {
@@ -69,14 +69,26 @@ func TestChannelValidateRejects(t *testing.T) {
 		// name
 		{"empty name", with(slackBot(), func(c *notify.Channel) { c.Name = "" }), "name", "name is required"},
 		{"blank name", with(slackBot(), func(c *notify.Channel) { c.Name = " \t " }), "name", "name is required"},
-		{"name too long", with(slackBot(), func(c *notify.Channel) { c.Name = strings.Repeat("a", notify.MaxNameLength+1) }), "name", "name must be at most 100 characters"},
-		{"name too long in runes", with(slackBot(), func(c *notify.Channel) { c.Name = strings.Repeat("é", notify.MaxNameLength+1) }), "name", "name must be at most 100 characters"},
+		{"name too long", with(slackBot(), func(c *notify.Channel) { c.Name = strings.Repeat("a", 100+1) }), "name", "name must be at most 100 characters"},
+		{"name too long in runes", with(slackBot(), func(c *notify.Channel) { c.Name = strings.Repeat("é", 100+1) }), "name", "name must be at most 100 characters"},
 		{"name with newline", with(slackBot(), func(c *notify.Channel) { c.Name = "a\nb" }), "name", "name must be printable text"},
 		{"name with tab", with(slackBot(), func(c *notify.Channel) { c.Name = "a\tb" }), "name", "name must be printable text"},
 		{"name with NUL", with(slackBot(), func(c *notify.Channel) { c.Name = "a\x00b" }), "name", "name must be printable text"},
 		{"name with escape", with(slackBot(), func(c *notify.Channel) { c.Name = "a\x1b[31mb" }), "name", "name must be printable text"},
 		{"name with C1 control", with(slackBot(), func(c *notify.Channel) { c.Name = "a\u0085b" }), "name", "name must be printable text"},
-		{"name invalid UTF-8", with(slackBot(), func(c *notify.Channel) { c.Name = "a\xffb" }), "name", "name must be printable text"},
+		{"name invalid UTF-8", with(slackBot(), func(c *notify.Channel) { c.Name = "a\xffb" }), "name", "name must be valid UTF-8"},
+		{"name invalid UTF-8 next to spaces", with(slackBot(), func(c *notify.Channel) { c.Name = " \xc3 " }), "name", "name must be valid UTF-8"},
+		{"name with U+FFFD (what JSON makes of invalid UTF-8)", with(slackBot(), func(c *notify.Channel) { c.Name = "a\ufffdb" }), "name", "name must be valid UTF-8"},
+		{"name with RLO", with(slackBot(), func(c *notify.Channel) { c.Name = "invoice\u202Efdp.exe" }), "name", "name must not contain invisible or bidirectional control characters (U+202E)"},
+		{"name with LRE", with(slackBot(), func(c *notify.Channel) { c.Name = "a\u202Ab" }), "name", "name must not contain invisible or bidirectional control characters (U+202A)"},
+		{"name with PDF", with(slackBot(), func(c *notify.Channel) { c.Name = "a\u202Cb" }), "name", "name must not contain invisible or bidirectional control characters (U+202C)"},
+		{"name with LRI", with(slackBot(), func(c *notify.Channel) { c.Name = "a\u2066b" }), "name", "name must not contain invisible or bidirectional control characters (U+2066)"},
+		{"name with PDI", with(slackBot(), func(c *notify.Channel) { c.Name = "a\u2069b" }), "name", "name must not contain invisible or bidirectional control characters (U+2069)"},
+		{"name with RLM", with(slackBot(), func(c *notify.Channel) { c.Name = "a\u200Fb" }), "name", "name must not contain invisible or bidirectional control characters (U+200F)"},
+		{"name with zero-width space", with(slackBot(), func(c *notify.Channel) { c.Name = "Sec\u200Burity" }), "name", "name must not contain invisible or bidirectional control characters (U+200B)"},
+		{"name with zero-width joiner", with(slackBot(), func(c *notify.Channel) { c.Name = "a\u200Db" }), "name", "name must not contain invisible or bidirectional control characters (U+200D)"},
+		{"name with word joiner", with(slackBot(), func(c *notify.Channel) { c.Name = "a\u2060b" }), "name", "name must not contain invisible or bidirectional control characters (U+2060)"},
+		{"name with BOM", with(slackBot(), func(c *notify.Channel) { c.Name = "\uFEFFalerts" }), "name", "name must not contain invisible or bidirectional control characters (U+FEFF)"},
 
 		// events
 		{"unknown event", with(slackBot(), func(c *notify.Channel) { c.Events = []notify.EventType{"drift_alert", "deploy"} }), "events",
@@ -85,7 +97,7 @@ func TestChannelValidateRejects(t *testing.T) {
 			`unknown event type "Drift_Alert": use approval_request, drift_alert or agent_status`},
 		{"empty event", with(slackBot(), func(c *notify.Channel) { c.Events = []notify.EventType{""} }), "events",
 			`unknown event type "": use approval_request, drift_alert or agent_status`},
-		{"test event is not subscribable", with(slackBot(), func(c *notify.Channel) { c.Events = []notify.EventType{notify.EventTest} }), "events",
+		{"test event is not subscribable", with(slackBot(), func(c *notify.Channel) { c.Events = []notify.EventType{"test"} }), "events",
 			`unknown event type "test": use approval_request, drift_alert or agent_status`},
 		{"long unknown event truncated", with(slackBot(), func(c *notify.Channel) { c.Events = []notify.EventType{notify.EventType(strings.Repeat("x", 500))} }), "events",
 			`unknown event type "` + strings.Repeat("x", 39) + `…": use approval_request, drift_alert or agent_status`},
@@ -118,7 +130,7 @@ func TestChannelValidateRejects(t *testing.T) {
 		{"slack webhook on teams host", with(slackHook(), func(c *notify.Channel) { c.Config.WebhookURL = testTeamsHook }), "config.webhook_url", msgSlackURL},
 		{"slack webhook bad URL next to valid bot", with(slackBot(), func(c *notify.Channel) { c.Config.WebhookURL = "https://evil.example/" }), "config.webhook_url", msgSlackURL},
 		{"slack webhook too long", with(slackHook(), func(c *notify.Channel) {
-			c.Config.WebhookURL = "https://hooks.slack.com/services/" + strings.Repeat("X", notify.MaxURLLength)
+			c.Config.WebhookURL = "https://hooks.slack.com/services/" + strings.Repeat("X", 2048)
 		}), "config.webhook_url", msgSlackURL},
 
 		// Teams config
@@ -133,12 +145,10 @@ func TestChannelValidateRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := tt.ch.Validate(nil)
-			verr, ok := errors.AsType[*notify.ValidationError](err)
-			require.True(t, ok, "want *ValidationError, got %v", err)
-			assert.Equal(t, tt.wantMsg, verr.Message)
+			_, err := tt.ch.Validate()
+			require.Error(t, err)
 			assert.Equal(t, tt.wantMsg, err.Error())
-			assert.Equal(t, tt.wantField, verr.Field)
+			assert.Equal(t, tt.wantField, notify.ValidationField(err))
 			for _, secret := range []string{testBotToken, testSlackHook, testTeamsHook, "XXXXXXXX"} {
 				assert.NotContains(t, err.Error(), secret)
 			}
@@ -147,7 +157,7 @@ func TestChannelValidateRejects(t *testing.T) {
 }
 
 func TestChannelValidateAcceptsAndNormalizes(t *testing.T) {
-	all := notify.EventTypes()
+	all := notify.AllEvents()
 	tests := []struct {
 		name string
 		ch   notify.Channel
@@ -170,8 +180,8 @@ func TestChannelValidateAcceptsAndNormalizes(t *testing.T) {
 			c.Config.BotToken = " " + testBotToken + "\n"
 			c.Config.ChannelID = "\t" + testSlackChan + " "
 		}), slackBot()},
-		{"name at the limit in runes", with(slackBot(), func(c *notify.Channel) { c.Name = strings.Repeat("é", notify.MaxNameLength) }),
-			with(slackBot(), func(c *notify.Channel) { c.Name = strings.Repeat("é", notify.MaxNameLength) })},
+		{"name at the limit in runes", with(slackBot(), func(c *notify.Channel) { c.Name = strings.Repeat("é", 100) }),
+			with(slackBot(), func(c *notify.Channel) { c.Name = strings.Repeat("é", 100) })},
 		{"name with emoji and punctuation", with(slackBot(), func(c *notify.Channel) { c.Name = "Sécurité 🚨 #alerts (prod)" }),
 			with(slackBot(), func(c *notify.Channel) { c.Name = "Sécurité 🚨 #alerts (prod)" })},
 		{"private channel ID", with(slackBot(), func(c *notify.Channel) { c.Config.ChannelID = "G0123456789" }),
@@ -183,7 +193,7 @@ func TestChannelValidateAcceptsAndNormalizes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := tt.ch.Validate(nil)
+			got, err := tt.ch.Validate()
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, got)
 		})
@@ -193,7 +203,7 @@ func TestChannelValidateAcceptsAndNormalizes(t *testing.T) {
 func TestChannelValidateDoesNotModifyInput(t *testing.T) {
 	events := []notify.EventType{"drift_alert", "drift_alert"}
 	ch := with(slackBot(), func(c *notify.Channel) { c.Events = events })
-	_, err := ch.Validate(nil)
+	_, err := ch.Validate()
 	require.NoError(t, err)
 	assert.Equal(t, []notify.EventType{"drift_alert", "drift_alert"}, events)
 }
@@ -231,8 +241,9 @@ func TestChannelValidateWebhookURL(t *testing.T) {
 		{"relative URL", notify.Slack, "/services/T/B/X", false, false},
 		{"no scheme", notify.Slack, "hooks.slack.com/services/T/B/X", false, false},
 
-		{"loopback IP rejected by default", notify.Slack, "http://127.0.0.1:8080/hook", false, false},
-		{"localhost rejected by default", notify.Teams, "https://localhost:8443/hook", false, false},
+		{"loopback IP refused by default", notify.Slack, "http://127.0.0.1:8080/hook", false, false},
+		{"localhost refused by default", notify.Teams, "https://localhost:8443/hook", false, false},
+		{"IPv6 loopback refused by default", notify.Slack, "https://[::1]/hook", false, false},
 		{"loopback IP accepted when allowed", notify.Slack, "http://127.0.0.1:8080/hook", true, true},
 		{"localhost accepted when allowed", notify.Teams, "http://localhost:8080/hook", true, true},
 		{"IPv6 loopback accepted when allowed", notify.Teams, "https://[::1]:8443/hook", true, true},
@@ -242,42 +253,38 @@ func TestChannelValidateWebhookURL(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ch := notify.Channel{Type: tt.typ, Name: "n", Config: notify.ChannelConfig{WebhookURL: tt.url}}
-			opts := &notify.ValidateOptions{AllowLoopbackURLs: tt.loopback}
-			_, err := ch.Validate(opts)
-			checkErr := notify.CheckWebhookURL(tt.typ, tt.url, opts)
+			_, err := notify.ValidateWith(ch, tt.loopback)
+			if !tt.loopback {
+				_, strictErr := ch.Validate()
+				assert.Equal(t, err, strictErr, "Validate is the strict policy")
+			}
 			if tt.ok {
 				assert.NoError(t, err)
-				assert.NoError(t, checkErr)
 				return
 			}
 			want := msgSlackURL
 			if tt.typ == notify.Teams {
 				want = msgTeamsBadURL
 			}
-			verr, ok := errors.AsType[*notify.ValidationError](err)
-			require.True(t, ok, "want *ValidationError, got %v", err)
-			assert.Equal(t, "config.webhook_url", verr.Field)
-			assert.Equal(t, want, verr.Message)
-			assert.Error(t, checkErr, "CheckWebhookURL applies the same rules")
+			if strings.HasPrefix(tt.name, "loopback") || strings.HasPrefix(tt.name, "localhost") || strings.HasPrefix(tt.name, "IPv6 loopback") {
+				want = msgLoopback // the real cause, not the channel
+			}
+			require.Error(t, err)
+			assert.Equal(t, "config.webhook_url", notify.ValidationField(err))
+			assert.Equal(t, want, err.Error())
 		})
 	}
 }
 
-func TestCheckWebhookURLUnknownType(t *testing.T) {
-	assert.Error(t, notify.CheckWebhookURL("discord", testSlackHook, nil))
-	assert.NoError(t, notify.CheckWebhookURL(notify.Slack, testSlackHook, nil))
-	assert.Error(t, notify.CheckWebhookURL(notify.Slack, "https://hooks.slack.com/"+strings.Repeat("x", notify.MaxURLLength), nil), "over MaxURLLength")
-}
-
-func TestChannelSubscribed(t *testing.T) {
-	ch := notify.Channel{Events: []notify.EventType{notify.EventDriftAlert}}
-	assert.True(t, ch.Subscribed(notify.EventDriftAlert))
-	assert.False(t, ch.Subscribed(notify.EventAgentStatus))
-	assert.True(t, notify.Channel{}.Subscribed(notify.EventAgentStatus), "no events means all")
+func TestChannelValidateWebhookURLLength(t *testing.T) {
+	ch := notify.Channel{Type: notify.Slack, Name: "n", Config: notify.ChannelConfig{WebhookURL: "https://hooks.slack.com/" + strings.Repeat("x", 2048)}}
+	_, err := ch.Validate()
+	assert.EqualError(t, err, msgSlackURL, "over 2048 bytes")
 }
 
 func TestChannelUsesBot(t *testing.T) {
 	assert.True(t, slackBot().UsesBot())
+	assert.True(t, with(slackBot(), func(c *notify.Channel) { c.Config.WebhookURL = testSlackHook }).UsesBot(), "bot preferred")
 	assert.False(t, slackHook().UsesBot())
 	assert.False(t, with(slackBot(), func(c *notify.Channel) { c.Config.ChannelID = "" }).UsesBot())
 	assert.False(t, with(slackBot(), func(c *notify.Channel) { c.Type = notify.Teams }).UsesBot())

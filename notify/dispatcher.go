@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"sync"
 	"time"
 
 	"github.com/chatnotify/chatnotify/approval"
@@ -14,59 +13,63 @@ import (
 
 // Errors returned by [Dispatcher] methods.
 var (
-	// ErrQueueFull is returned by Enqueue when the queue holds QueueSize
-	// jobs already. The event was not accepted: the caller decides
-	// whether to retry, deliver synchronously with Dispatch, or report.
+	// ErrQueueFull is returned by Enqueue when QueueSize jobs are waiting
+	// already. The event was not accepted: the caller decides whether to
+	// retry later or report it. (FollowUp, which returns nothing, logs
+	// it at error level.)
 	ErrQueueFull = errors.New("notify: delivery queue is full")
 	// ErrClosed is returned by Enqueue after Close.
 	ErrClosed = errors.New("notify: dispatcher is closed")
-	// ErrNotSubscribable is returned for an event type no channel can
-	// subscribe to, such as a [TestMessage]: send those with a [Sender].
-	ErrNotSubscribable = errors.New("notify: event type is not subscribable")
-	// ErrOrgMismatch is returned when an approval request of one
-	// organisation is dispatched to another.
-	ErrOrgMismatch = errors.New("notify: event belongs to another organisation")
+)
+
+var (
+	// errNotSubscribable is returned by Enqueue for an event no channel
+	// subscribes to, such as a TestMessage.
+	errNotSubscribable = errors.New("notify: event type is not subscribable: send it with PlatformSender.Send")
+	// errOrgMismatch is returned by Enqueue for an approval request of
+	// another organisation.
+	errOrgMismatch = errors.New("notify: event belongs to another organisation")
 )
 
 // ApprovalGetter reads approval requests; [approval.ApprovalStore]
 // satisfies it. A [Dispatcher] uses one to find out whether a request was
 // decided while its notification was in flight.
 type ApprovalGetter interface {
-	// GetApproval returns the request id, or an error wrapping
-	// approval.ErrNotFound.
-	GetApproval(ctx context.Context, id string) (approval.Request, error)
+	// GetApproval returns the request id of organisation orgID, or an
+	// error wrapping approval.ErrNotFound.
+	GetApproval(ctx context.Context, orgID, id string) (approval.Request, error)
 }
 
 // DispatcherOptions configures a [Dispatcher]. The zero value gives the
 // defaults.
 type DispatcherOptions struct {
-	// Workers is how many channels one Dispatch delivers to at once.
-	// Defaults to 8.
+	// Workers is how many jobs run at once, across all destinations; a
+	// destination (a Slack channel, a webhook) runs one job at a time.
+	// Defaults to 16.
 	Workers int
 	// Posts, when set, records where each approval request was posted,
-	// for [Dispatcher.UpdatePosts]. Defaults to nil: copies are not
-	// tracked and cannot be updated.
+	// so that FollowUp can bring every copy up to date once the request
+	// is decided. Defaults to nil: copies are not tracked, and a decision
+	// changes only the clicked Slack message (through its response_url).
 	Posts PostStore
 	// Approvals, when set along with Posts, lets copies of a request
 	// decided while its notification was queued or in flight show the
-	// decision. [Dispatcher.Decided] can only update the copies recorded
-	// when it runs, and a copy is recorded once the platform has
+	// decision. A decision can only reach the copies recorded when its
+	// FollowUp runs, and a copy is recorded once the platform has
 	// answered; so right after recording a copy of an approval request,
 	// the dispatcher reads the request again and, if it is no longer
-	// pending, brings that copy up to date at once, as
-	// [Dispatcher.UpdatePosts] would (its Result goes to OnDelivery and
-	// the logger). When the decision lands between the record and that
-	// read, both see the copy; the dispatcher then updates it only once,
-	// so that no Teams channel gets two follow-up cards. That guard lives
-	// in this Dispatcher's memory: with several replicas sharing a store,
-	// a copy decided in that narrow window may still be updated by two
-	// of them. Set it to the host's approval store. Defaults to nil: a
-	// request decided while its notification is still in flight keeps its
-	// buttons.
+	// pending, queues the update of that copy. When the decision lands
+	// between the record and that read, both see the copy; the copy is
+	// then updated only once, so that no Teams channel gets two
+	// follow-up cards. That guard lives in this Dispatcher's memory: with
+	// several replicas sharing a store, a copy decided in that narrow
+	// window may still be updated by two of them. Set it to the host's
+	// approval store. Defaults to nil: a request decided while its
+	// notification is still in flight keeps its buttons.
 	Approvals ApprovalGetter
-	// OnDelivery is called once for each channel's final result (after
-	// any retries), from the goroutine that delivered it. It must be safe
-	// for concurrent use and should return quickly. Defaults to nil.
+	// OnDelivery is called once for each job's final result (after any
+	// retries), from the goroutine that ran it. It must be safe for
+	// concurrent use and should return quickly. Defaults to nil.
 	OnDelivery func(Result)
 	// Logger receives one line per result (info when delivered, warn
 	// when not) and queue problems. Defaults to a logger that discards
@@ -74,19 +77,20 @@ type DispatcherOptions struct {
 	Logger *slog.Logger
 
 	// SlackRates and TeamsRates limit how fast messages go to one
-	// destination channel. Default to [DefaultSlackRates] and
-	// [DefaultTeamsRates].
+	// destination channel. Default to 3 per 3 seconds for Slack
+	// (Slack's "one per second with short bursts"), and 4 per second and
+	// 60 per 30 seconds for Teams.
 	SlackRates []Rate
 	TeamsRates []Rate
 	// DisableRateLimit turns the per-channel limits off. Defaults to
 	// false.
 	DisableRateLimit bool
 
-	// MaxAttempts bounds the tries per channel, the first included.
+	// MaxAttempts bounds the tries of a job, the first included.
 	// Defaults to 4.
 	MaxAttempts int
-	// MaxElapsed bounds the time spent retrying one channel: no retry
-	// starts after it. Defaults to 2 minutes.
+	// MaxElapsed bounds the time spent retrying one job: no retry starts
+	// after it. Defaults to 2 minutes.
 	MaxElapsed time.Duration
 	// AttemptTimeout bounds one try. Defaults to 20 seconds.
 	AttemptTimeout time.Duration
@@ -101,12 +105,12 @@ type DispatcherOptions struct {
 	BaseBackoff time.Duration
 	MaxBackoff  time.Duration
 
-	// QueueSize bounds the jobs waiting in the queue of Enqueue and
-	// Decided. Defaults to 1024.
+	// QueueSize bounds the jobs waiting in the queue: Enqueue returns
+	// ErrQueueFull, and FollowUp logs that it could not queue its work,
+	// when it is reached. The per-channel jobs a queued event or decision
+	// expands into are always accepted, so nothing accepted is dropped.
+	// Defaults to 10,000.
 	QueueSize int
-	// QueueWorkers is how many queued jobs run at once (each fanning out
-	// to Workers channels). Defaults to 2.
-	QueueWorkers int
 
 	// Now and Sleep are the clock, for tests: Sleep waits d or until ctx
 	// is done, and then returns ctx.Err(). Default to the real clock.
@@ -114,18 +118,22 @@ type DispatcherOptions struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 }
 
-// Result is the outcome of delivering one event to one channel, after
-// any retries. It holds no secret.
+// Result is the outcome of one job (one operation to one destination),
+// after any retries. It holds no secret.
 type Result struct {
 	OrgID       string      `json:"-"`
-	ChannelID   string      `json:"channel_id"`
-	ChannelName string      `json:"channel_name"`
+	ChannelID   string      `json:"channel_id,omitempty"`
+	ChannelName string      `json:"channel_name,omitempty"`
 	ChannelType ChannelType `json:"channel_type"`
-	Event       EventType   `json:"event"`
-	// ApprovalID is set for approval requests and their updates.
+	// Event is the type of the event posted, or approval_request for the
+	// operations on an approval request's copies.
+	Event EventType `json:"event"`
+	// ApprovalID is set for approval requests and their follow-ups.
 	ApprovalID string `json:"approval_id,omitempty"`
-	// Op is "post" for a new message, "update" for a Slack message
-	// rewritten with chat.update, "follow_up" for a Teams result card.
+	// Op is what was done: "post" (a new message), "update" (a Slack
+	// copy rewritten with chat.update), "follow_up" (a Teams result
+	// card), "replace" (the clicked Slack message replaced through its
+	// response_url) or "ephemeral" (a warning shown only to the clicker).
 	Op string `json:"op"`
 	OK bool   `json:"ok"`
 	// Error is the reason of a failure, meant for admins (the
@@ -136,40 +144,45 @@ type Result struct {
 	// Attempts is how many tries were made.
 	Attempts int     `json:"attempts"`
 	Receipt  Receipt `json:"receipt,omitzero"`
-	// Err is the error of the last try, for errors.As; nil on success.
+	// Err is the error of the last try, for errors.As (a *DeliveryError,
+	// or the context's error); nil on success.
 	Err error `json:"-"`
 }
 
-// Dispatcher delivers events to the channels of an organisation through
-// a [Sender]: every enabled channel subscribed to the event's type, a
-// bounded number at a time, each limited in rate and retried on
-// transient failures. It can run deliveries in the background from a
-// bounded queue (Enqueue), and bring every copy of an approval request
-// up to date once it is decided (Decided, UpdatePosts).
+// Dispatcher delivers through one queue and one retry policy every job
+// the library has: posting an event to each subscribed channel
+// ([Dispatcher.Enqueue]), and the follow-ups of a decision or a click
+// ([Dispatcher.FollowUp]): rewriting each copy of a decided request and
+// answering the click's response_url. Each job is one operation to one
+// destination, limited in rate per destination and retried on transient
+// failures; a destination runs one job at a time, so a slow or failing
+// one delays only itself.
 //
-// Its constructor starts no goroutine; the first Enqueue or Decided
-// starts the queue's workers, and Close stops them. A Dispatcher is safe
-// for concurrent use.
+// Its constructor starts no goroutine; the first job starts the workers,
+// and Close stops them. A Dispatcher is safe for concurrent use.
 type Dispatcher struct {
 	channels ChannelStore
-	sender   Sender
+	sender   transport
 	o        DispatcherOptions
 	limits   *limiter
 	rand     func() float64 // [0,1), for jitter
 	copies   copyTracker
+	q        queue
 
-	mu      sync.Mutex
-	queue   chan job
-	started bool
-	closed  bool
-	workers sync.WaitGroup
-	base    context.Context // parent of queued work; cancelled by Close on timeout
-	cancel  context.CancelFunc
+	base   context.Context // parent of the jobs' work; cancelled by Close
+	cancel context.CancelFunc
 }
 
 // NewDispatcher returns a Dispatcher reading channels from channels and
-// delivering with sender (usually a [PlatformSender]). opts may be nil.
-func NewDispatcher(channels ChannelStore, sender Sender, opts *DispatcherOptions) (*Dispatcher, error) {
+// delivering with sender. opts may be nil.
+func NewDispatcher(channels ChannelStore, sender *PlatformSender, opts *DispatcherOptions) (*Dispatcher, error) {
+	if sender == nil {
+		return nil, errors.New("notify: NewDispatcher needs a channel store and a sender")
+	}
+	return newDispatcher(channels, sender, opts)
+}
+
+func newDispatcher(channels ChannelStore, sender transport, opts *DispatcherOptions) (*Dispatcher, error) {
 	if channels == nil || sender == nil {
 		return nil, errors.New("notify: NewDispatcher needs a channel store and a sender")
 	}
@@ -177,20 +190,19 @@ func NewDispatcher(channels ChannelStore, sender Sender, opts *DispatcherOptions
 	if opts != nil {
 		o = *opts
 	}
-	defaults(&o.Workers, 8)
+	defaults(&o.Workers, 16)
 	defaults(&o.MaxAttempts, 4)
 	defaults(&o.MaxElapsed, 2*time.Minute)
 	defaults(&o.AttemptTimeout, 20*time.Second)
 	defaults(&o.MaxRetryAfter, 30*time.Second)
 	defaults(&o.BaseBackoff, 500*time.Millisecond)
 	defaults(&o.MaxBackoff, 10*time.Second)
-	defaults(&o.QueueSize, 1024)
-	defaults(&o.QueueWorkers, 2)
+	defaults(&o.QueueSize, 10000)
 	if o.SlackRates == nil {
-		o.SlackRates = DefaultSlackRates()
+		o.SlackRates = defaultSlackRates()
 	}
 	if o.TeamsRates == nil {
-		o.TeamsRates = DefaultTeamsRates()
+		o.TeamsRates = defaultTeamsRates()
 	}
 	for _, r := range append(append([]Rate(nil), o.SlackRates...), o.TeamsRates...) {
 		if r.N <= 0 || r.Per <= 0 {
@@ -207,16 +219,17 @@ func NewDispatcher(channels ChannelStore, sender Sender, opts *DispatcherOptions
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	base, cancel := context.WithCancel(context.Background())
-	return &Dispatcher{
+	d := &Dispatcher{
 		channels: channels,
 		sender:   sender,
 		o:        o,
 		limits:   newLimiter(),
 		rand:     rand.Float64,
-		queue:    make(chan job, o.QueueSize),
 		base:     base,
 		cancel:   cancel,
-	}, nil
+	}
+	d.q.init(o.Workers, o.QueueSize, d.run, func(wait time.Duration) error { return o.Sleep(base, wait) })
+	return d, nil
 }
 
 func defaults[T int | time.Duration](v *T, d T) {
@@ -240,202 +253,106 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// Dispatch delivers ev to every enabled channel of orgID subscribed to
-// ev's type and returns one [Result] per channel, in the store's order,
-// once all are done (each is also passed to OnDelivery and logged). A
-// failed delivery is a Result with OK false, not an error: Dispatch
-// returns an error only when it could not start (an event of another
-// organisation, an unsubscribable event type, a store failure). When ctx
-// is cancelled, deliveries stop promptly and the unfinished ones come
-// back failed. With [DispatcherOptions.Approvals] set, a copy of an
-// approval request decided meanwhile is updated before Dispatch returns;
-// that update is reported to OnDelivery and the logger, not in the
-// returned slice.
-func (d *Dispatcher) Dispatch(ctx context.Context, orgID string, ev Event) ([]Result, error) {
+// Enqueue queues ev for delivery to every enabled channel of orgID
+// subscribed to ev's type, and returns at once. The queued event then
+// becomes one post job per channel; each result goes to OnDelivery and
+// the logger. Enqueue returns ErrQueueFull when QueueSize jobs are
+// already waiting (the event is not queued: nothing is ever dropped
+// silently), ErrClosed after Close, and an error for an event no channel
+// subscribes to (a [TestMessage]: send it with [PlatformSender.Send]) or
+// an approval request of another organisation. The first job starts the
+// queue's workers; Close stops them.
+func (d *Dispatcher) Enqueue(orgID string, ev Event) error {
 	if err := checkEvent(orgID, ev); err != nil {
-		return nil, err
+		return err
 	}
-	all, err := d.channels.ListChannels(ctx, orgID)
-	if err != nil {
-		return nil, fmt.Errorf("notify: listing channels: %w", err)
-	}
-	t := ev.EventType()
-	targets := make([]Channel, 0, len(all))
-	for _, ch := range all {
-		if ch.Enabled && ch.Subscribed(t) && (ch.OrgID == "" || ch.OrgID == orgID) {
-			if ch.OrgID == "" {
-				ch.OrgID = orgID
-			}
-			targets = append(targets, ch)
-		}
-	}
-	return d.fanOut(ctx, len(targets), func(i int) Result {
-		ch := targets[i]
-		return d.deliver(ctx, ch, ev, "post", func(ctx context.Context) (Receipt, error) {
-			return d.sender.Send(ctx, ch, ev)
-		})
-	}), nil
+	return d.q.push(false, &job{kind: jobFanOut, orgID: orgID, event: ev})
 }
 
-// checkEvent rejects events Dispatch and Enqueue cannot take.
+// checkEvent rejects events Enqueue cannot take.
 func checkEvent(orgID string, ev Event) error {
 	if ev == nil {
 		return errors.New("notify: nil event")
 	}
-	switch ev.EventType() {
+	switch ev.eventType() {
 	case EventApprovalRequest, EventDriftAlert, EventAgentStatus:
 	default:
-		return fmt.Errorf("%w: %q", ErrNotSubscribable, ev.EventType())
+		return fmt.Errorf("%w: %q", errNotSubscribable, ev.eventType())
 	}
 	if ar, ok := deref(ev).(ApprovalRequested); ok && ar.Request.OrgID != "" && ar.Request.OrgID != orgID {
-		return ErrOrgMismatch
+		return errOrgMismatch
 	}
 	return nil
 }
 
-// fanOut runs deliver for 0..n-1 on at most Workers goroutines and
-// returns the results in order.
-func (d *Dispatcher) fanOut(ctx context.Context, n int, deliver func(i int) Result) []Result {
-	results := make([]Result, n)
-	workers := min(d.o.Workers, n)
-	if workers <= 1 {
-		for i := range n {
-			results[i] = deliver(i)
+// FollowUp queues the outbound work a decision or a click leaves behind.
+// Its signature is approval.Options.FollowUp's, which hosts set to it:
+//
+//	svc, _ := approval.NewService(store, store, &approval.Options{FollowUp: d.FollowUp})
+//
+// It returns at once; the work is queued as jobs, whose results go to
+// OnDelivery and the logger:
+//
+//   - f.Decided: every copy of f.Request recorded in the PostStore (of
+//     its organisation only) is brought up to date: a Slack message
+//     posted with a bot token is rewritten with chat.update (the result
+//     replaces the buttons), a Teams channel that received the card gets
+//     a short follow-up result card (unless the channel has since been
+//     disabled). A Slack message posted through an incoming webhook
+//     cannot be edited and is left as it is; copies whose channel has
+//     since been deleted are skipped.
+//   - f.ResponseURL with f.Warning empty: the clicked Slack message is
+//     replaced, through its response_url, with the request's result.
+//   - f.ResponseURL with f.Warning: the warning is shown to the clicker
+//     only (ephemeral); the message stays as it is.
+//
+// When the queue is full or closed the work is not queued, and that is
+// logged at error level. ctx is not used for the queued work, which
+// outlives the reviewer's request.
+func (d *Dispatcher) FollowUp(ctx context.Context, f approval.FollowUp) {
+	r := f.Request
+	var jobs []*job
+	if f.Decided && r.Status != approval.StatusPending && r.ID != "" && d.o.Posts != nil {
+		if r.OrgID == "" {
+			d.o.Logger.ErrorContext(ctx, "notify: a decided request without an organisation; its copies cannot be found",
+				"approval_id", r.ID, "status", r.Status)
+		} else {
+			jobs = append(jobs, &job{kind: jobDecided, orgID: r.OrgID, request: r})
 		}
-		return results
 	}
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for i := range next {
-				results[i] = deliver(i)
-			}
-		})
+	if f.ResponseURL != "" {
+		j := &job{kind: jobReplace, orgID: r.OrgID, request: r, responseURL: f.ResponseURL, notAfter: d.o.Now().Add(responseURLLife)}
+		if f.Warning != "" {
+			j.kind, j.warning = jobEphemeral, f.Warning
+		}
+		jobs = append(jobs, j)
 	}
-	for i := range n {
-		next <- i
+	if len(jobs) == 0 {
+		return
 	}
-	close(next)
-	wg.Wait()
-	return results
+	if err := d.q.push(false, jobs...); err != nil {
+		d.o.Logger.ErrorContext(ctx, "notify: could not queue the follow-up of a decision or click; the messages will not show it",
+			"approval_id", r.ID, "org_id", r.OrgID, "status", r.Status, "decided", f.Decided,
+			"response_url", f.ResponseURL != "", "err", err)
+	}
 }
 
-// deliver runs op for ch under the channel's rate limit, retrying
-// transient failures, then records and reports the result.
-func (d *Dispatcher) deliver(ctx context.Context, ch Channel, ev Event, opName string, op func(context.Context) (Receipt, error)) Result {
-	res := Result{
-		OrgID:       ch.OrgID,
-		ChannelID:   ch.ID,
-		ChannelName: ch.Name,
-		ChannelType: ch.Type,
-		Event:       ev.EventType(),
-		ApprovalID:  approvalID(ev),
-		Op:          opName,
-	}
-	key := limitKey(ch)
-	start := d.o.Now()
-	var err error
-	for attempt := 1; ; attempt++ {
-		if err = d.waitTurn(ctx, key, ch.Type); err != nil {
-			break
-		}
-		res.Attempts = attempt
-		actx, cancel := context.WithTimeout(ctx, d.o.AttemptTimeout)
-		res.Receipt, err = op(actx)
-		cancel()
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			err = ctx.Err()
-			break
-		}
-		wait, retry := d.retryAfter(attempt, err, d.o.Now().Sub(start))
-		var de *DeliveryError
-		if errors.As(err, &de) && de.RetryAfter > 0 && !d.o.DisableRateLimit {
-			d.limits.block(key, d.o.Now().Add(min(de.RetryAfter, d.o.MaxRetryAfter)))
-		}
-		if !retry {
-			break
-		}
-		if serr := d.o.Sleep(ctx, wait); serr != nil {
-			err = serr
-			break
-		}
-	}
-	var (
-		post  Post
-		check *copyCheck
-	)
-	if err == nil {
-		res.OK = true
-		post, check = d.recordPost(ctx, ch, ev, res.Receipt)
-	} else {
-		res.Err = err
-		res.Error, res.Code = describe(err)
-	}
-	d.report(ctx, res)
-	if check != nil {
-		d.catchUp(ctx, ch, post, check)
-	}
-	return res
-}
-
-// waitTurn waits for the channel's rate limit.
-func (d *Dispatcher) waitTurn(ctx context.Context, key string, t ChannelType) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if d.o.DisableRateLimit {
+// Close stops accepting jobs (Enqueue returns ErrClosed from then on)
+// and waits for the queued and in-flight ones to finish, including the
+// jobs they lead to (the posts of a queued event, the catch-up of a copy)
+// and their retries. If ctx ends first, it cancels them (each unfinished
+// job is reported as cancelled through OnDelivery and the logger) and
+// returns ctx.Err(). Close is safe to call more than once.
+func (d *Dispatcher) Close(ctx context.Context) error {
+	done := d.q.close()
+	select {
+	case <-done:
+		d.cancel()
 		return nil
+	case <-ctx.Done():
+		d.cancel()
+		return ctx.Err()
 	}
-	rates := d.o.SlackRates
-	if t == Teams {
-		rates = d.o.TeamsRates
-	}
-	now := d.o.Now()
-	at := d.limits.reserve(key, rates, now)
-	if wait := at.Sub(now); wait > 0 {
-		return d.o.Sleep(ctx, wait)
-	}
-	return nil
-}
-
-// retryAfter decides whether try attempt's failure err is retried, and
-// after how long, given the time already spent.
-func (d *Dispatcher) retryAfter(attempt int, err error, elapsed time.Duration) (time.Duration, bool) {
-	var de *DeliveryError
-	if errors.As(err, &de) && de.Permanent {
-		return 0, false
-	}
-	if attempt >= d.o.MaxAttempts {
-		return 0, false
-	}
-	var wait time.Duration
-	if de != nil && de.RetryAfter > 0 {
-		if de.RetryAfter > d.o.MaxRetryAfter {
-			return 0, false
-		}
-		wait = de.RetryAfter
-	} else {
-		wait = d.backoff(attempt)
-	}
-	if elapsed+wait > d.o.MaxElapsed {
-		return 0, false
-	}
-	return wait, true
-}
-
-// backoff is the wait after failed try n (from 1): a random time between
-// half and all of min(BaseBackoff × 2^(n-1), MaxBackoff).
-func (d *Dispatcher) backoff(n int) time.Duration {
-	w := d.o.BaseBackoff
-	for i := 1; i < n && w < d.o.MaxBackoff; i++ {
-		w *= 2
-	}
-	w = min(w, d.o.MaxBackoff)
-	return w/2 + time.Duration(d.rand()*float64(w/2))
 }
 
 // describe turns an error into the admin-facing reason and code of a
@@ -451,50 +368,6 @@ func describe(err error) (reason, code string) {
 		return "the delivery ran out of time before it completed", "timeout"
 	}
 	return "the delivery failed; see the server log", "error"
-}
-
-func approvalID(ev Event) string {
-	switch e := deref(ev).(type) {
-	case ApprovalRequested:
-		return e.Request.ID
-	case ApprovalDecided:
-		return e.Request.ID
-	}
-	return ""
-}
-
-// recordPost stores where an approval request landed, even when ctx has
-// just been cancelled: the message is out, and its copy must be
-// updatable. With Approvals set, it returns the recorded post and its
-// check, which catchUp must then end; otherwise a nil check.
-func (d *Dispatcher) recordPost(ctx context.Context, ch Channel, ev Event, rc Receipt) (Post, *copyCheck) {
-	ar, ok := deref(ev).(ApprovalRequested)
-	if !ok || d.o.Posts == nil {
-		return Post{}, nil
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	p := Post{
-		ApprovalID:  ar.Request.ID,
-		OrgID:       ch.OrgID,
-		ChannelID:   ch.ID,
-		ChannelType: ch.Type,
-		Receipt:     rc,
-		PostedAt:    d.o.Now().UTC(),
-	}
-	var check *copyCheck
-	if d.o.Approvals != nil {
-		check = d.copies.begin(p) // before the record: see copyTracker
-	}
-	if err := d.o.Posts.RecordPost(ctx, p); err != nil {
-		d.o.Logger.ErrorContext(ctx, "notify: could not record where an approval request was posted; this copy will not show the decision",
-			"approval_id", p.ApprovalID, "org_id", p.OrgID, "channel_id", p.ChannelID, "err", err)
-		if check != nil {
-			d.copies.end(check, false, time.Time{})
-		}
-		return p, nil
-	}
-	return p, check
 }
 
 // report passes res to OnDelivery and the logger.
@@ -519,11 +392,9 @@ func (d *Dispatcher) report(ctx context.Context, res Result) {
 		return
 	}
 	attrs = append(attrs, slog.String("code", res.Code), slog.String("reason", res.Error))
-	var de *DeliveryError
-	if res.Err != nil && !errors.As(res.Err, &de) && res.Code == "error" {
-		// A custom Sender's own error: logged as is, as the Sender
-		// contract says; PlatformSender never returns one.
-		attrs = append(attrs, slog.String("err", res.Err.Error()))
+	if res.Code == "error" && res.Err != nil {
+		// Not a classified failure: the Result says "see the server log".
+		attrs = append(attrs, slog.String("err", scrub(res.Err.Error())))
 	}
 	d.o.Logger.LogAttrs(ctx, slog.LevelWarn, "notify: delivery failed", attrs...)
 }

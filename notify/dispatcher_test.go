@@ -75,18 +75,39 @@ func (r *results) get() []notify.Result {
 	return slices.Clone(r.all)
 }
 
-// seedChannel stores ch for org, enabled unless disabled is set.
+// op returns the results of one operation ("post", "update", …).
+func (r *results) op(op string) []notify.Result {
+	var out []notify.Result
+	for _, res := range r.get() {
+		if res.Op == op {
+			out = append(out, res)
+		}
+	}
+	return out
+}
+
+// deliver enqueues ev for org, waits until the dispatcher is idle, and
+// returns the results reported meanwhile.
+func deliver(t *testing.T, d *notify.Dispatcher, got *results, org string, ev notify.Event) []notify.Result {
+	t.Helper()
+	before := len(got.get())
+	require.NoError(t, d.Enqueue(org, ev))
+	notify.WaitIdle(d)
+	return got.get()[before:]
+}
+
+// seedChannel stores ch for org.
 func seedChannel(t testing.TB, st *memstore.Store, org string, ch notify.Channel) notify.Channel {
 	t.Helper()
 	ch.OrgID = org
-	ch, err := ch.Validate(&notify.ValidateOptions{AllowLoopbackURLs: true})
+	ch, err := notify.ValidateWith(ch, true)
 	require.NoError(t, err)
 	created, err := st.CreateChannel(t.Context(), ch)
 	require.NoError(t, err)
 	return created
 }
 
-func channelIDs(rs []notify.Result) []string {
+func channelNames(rs []notify.Result) []string {
 	var ids []string
 	for _, r := range rs {
 		ids = append(ids, r.ChannelName)
@@ -95,7 +116,7 @@ func channelIDs(rs []notify.Result) []string {
 	return ids
 }
 
-func TestDispatchSubscriptionsAndOrgs(t *testing.T) {
+func TestEnqueueSubscriptionsAndOrgs(t *testing.T) {
 	f := newFakes(t)
 	st := memstore.New()
 	bot := f.botChannel()
@@ -117,63 +138,58 @@ func TestDispatchSubscriptionsAndOrgs(t *testing.T) {
 	var got results
 	d, err := notify.NewDispatcher(st, f.sender(t, nil), &notify.DispatcherOptions{OnDelivery: got.add, DisableRateLimit: true, Logger: debugLogger(f.log)})
 	require.NoError(t, err)
+	t.Cleanup(func() { _ = d.Close(context.Background()) })
 
 	cases := []struct {
 		ev   notify.Event
+		typ  notify.EventType
 		want []string
 	}{
-		{notify.DriftAlert{Resource: "sg", Severity: notify.SeverityHigh}, []string{"bot-all", "hook-drift"}},
-		{notify.AgentStatusChanged{Agent: "a", Status: notify.AgentDeployed}, []string{"bot-all", "teams-approvals-agents"}},
-		{notify.ApprovalRequested{Request: request()}, []string{"bot-all", "teams-approvals-agents"}},
+		{notify.DriftAlert{Resource: "sg", Severity: notify.SeverityHigh}, notify.EventDriftAlert, []string{"bot-all", "hook-drift"}},
+		{notify.AgentStatusChanged{Agent: "a", Status: notify.AgentDeployed}, notify.EventAgentStatus, []string{"bot-all", "teams-approvals-agents"}},
+		{notify.ApprovalRequested{Request: request()}, notify.EventApprovalRequest, []string{"bot-all", "teams-approvals-agents"}},
 	}
 	for _, c := range cases {
-		t.Run(string(c.ev.EventType()), func(t *testing.T) {
-			f.slack.Reset()
-			f.teams.Reset()
-			before := len(got.get())
-			rs, err := d.Dispatch(t.Context(), "org-1", c.ev)
-			require.NoError(t, err)
-			assert.Equal(t, c.want, channelIDs(rs))
+		t.Run(string(c.typ), func(t *testing.T) {
+			f.srv.Reset()
+			rs := deliver(t, d, &got, "org-1", c.ev)
+			assert.Equal(t, c.want, channelNames(rs), "one result per subscribed, enabled channel of the org")
 			for _, r := range rs {
 				assert.True(t, r.OK, "%s: %s", r.ChannelName, r.Error)
 				assert.Equal(t, 1, r.Attempts)
-				assert.Equal(t, c.ev.EventType(), r.Event)
+				assert.Equal(t, c.typ, r.Event)
 				assert.Equal(t, "post", r.Op)
 				assert.Equal(t, "org-1", r.OrgID)
 			}
-			assert.Len(t, got.get()[before:], len(c.want), "OnDelivery once per channel")
-			for _, r := range f.teams.Requests() {
-				assert.True(t, r.Workflows, "the other org's legacy Teams webhook is never used")
-			}
+			assert.Empty(t, f.requests("teams"), "the other org's legacy Teams webhook is never used")
 		})
 	}
 
 	t.Run("an org without channels gets no results", func(t *testing.T) {
-		rs, err := d.Dispatch(t.Context(), "org-none", notify.DriftAlert{Resource: "x"})
-		require.NoError(t, err)
-		assert.Empty(t, rs)
-		assert.NotNil(t, rs)
+		assert.Empty(t, deliver(t, d, &got, "org-none", notify.DriftAlert{Resource: "x"}))
 	})
 	t.Run("an approval request of another org is refused", func(t *testing.T) {
-		f.slack.Reset()
+		f.srv.Reset()
 		r := request()
 		r.OrgID = "org-2"
-		_, err := d.Dispatch(t.Context(), "org-1", notify.ApprovalRequested{Request: r})
-		assert.ErrorIs(t, err, notify.ErrOrgMismatch)
-		assert.Equal(t, 0, f.slack.Count(""))
+		assert.ErrorContains(t, d.Enqueue("org-1", notify.ApprovalRequested{Request: r}), "another organisation")
+		notify.WaitIdle(d)
+		assert.Equal(t, 0, f.count(""))
 	})
-	t.Run("test messages and decisions are not subscribable", func(t *testing.T) {
-		for _, ev := range []notify.Event{notify.TestMessage{Text: "x"}, notify.ApprovalDecided{Request: request()}, nil} {
-			_, err := d.Dispatch(t.Context(), "org-1", ev)
-			assert.Error(t, err)
+	t.Run("test messages are not subscribable", func(t *testing.T) {
+		for _, ev := range []notify.Event{notify.TestMessage{Text: "x"}, &notify.TestMessage{Text: "x"}, nil} {
 			assert.Error(t, d.Enqueue("org-1", ev))
 		}
 	})
-	t.Run("a store failure is an error", func(t *testing.T) {
-		d2, err := notify.NewDispatcher(brokenChannelStore{st}, f.sender(t, nil), nil)
+	t.Run("a store failure is retried, then logged", func(t *testing.T) {
+		clock := newFakeClock()
+		d2, err := notify.NewDispatcher(brokenChannelStore{st}, f.sender(t, nil), clock.options(&notify.DispatcherOptions{Logger: debugLogger(f.log)}))
 		require.NoError(t, err)
-		_, err = d2.Dispatch(t.Context(), "org-1", notify.DriftAlert{Resource: "x"})
-		assert.ErrorContains(t, err, "boom")
+		require.NoError(t, d2.Enqueue("org-1", notify.DriftAlert{Resource: "x"}))
+		require.NoError(t, d2.Close(t.Context()))
+		assert.Len(t, clock.Sleeps(), 3, "the one retry policy: 4 attempts")
+		assert.Contains(t, f.log.String(), "could not queue the deliveries")
+		assert.Contains(t, f.log.String(), "boom")
 	})
 }
 
@@ -183,7 +199,7 @@ func (brokenChannelStore) ListChannels(context.Context, string) ([]notify.Channe
 	return nil, errors.New("boom")
 }
 
-func TestDispatchFailuresAreReportedWithoutSecrets(t *testing.T) {
+func TestFailuresAreReportedWithoutSecrets(t *testing.T) {
 	f := newFakes(t)
 	st := memstore.New()
 	seedChannel(t, st, "org-1", f.botChannel())
@@ -194,10 +210,12 @@ func TestDispatchFailuresAreReportedWithoutSecrets(t *testing.T) {
 		OnDelivery: got.add, DisableRateLimit: true, Logger: debugLogger(f.log),
 	})
 	require.NoError(t, err)
-	f.slack.FailNext(2, notifytest.PlatformError("channel_not_found"))
-	f.teams.FailNext(1, notifytest.Fault{Status: 404, Error: "gone " + sigSecret})
-	rs, err := d.Dispatch(t.Context(), "org-1", notify.DriftAlert{Resource: "x"})
-	require.NoError(t, err)
+	f.srv.FailNext(1, notifytest.Fault{Method: "chat.postMessage", Error: "channel_not_found"})
+	f.srv.FailNext(1, notifytest.Fault{Method: "webhook", Error: "channel_not_found"})
+	f.srv.FailNext(1, notifytest.Fault{Method: "workflows", Status: 404, Error: "gone " + sigSecret})
+	require.NoError(t, d.Enqueue("org-1", notify.DriftAlert{Resource: "x"}))
+	require.NoError(t, d.Close(t.Context()))
+	rs := got.get()
 	require.Len(t, rs, 3)
 	for _, r := range rs {
 		assert.False(t, r.OK)
@@ -208,9 +226,24 @@ func TestDispatchFailuresAreReportedWithoutSecrets(t *testing.T) {
 		assert.ErrorAs(t, r.Err, &de)
 		assertSecretFree(t, fmt.Sprintf("%+v %s", r, mustMarshal(t, r)))
 	}
-	assert.Len(t, got.get(), 3)
 	assert.Contains(t, f.log.String(), "notify: delivery failed")
 	assert.Contains(t, f.log.String(), "channel_not_found")
+
+	t.Run("an unclassified error is logged, its secrets redacted", func(t *testing.T) {
+		var got results
+		sender := notify.TestSender{Post: func(context.Context, notify.Channel, notify.Event) (notify.Receipt, error) {
+			return notify.Receipt{}, errors.New("post https://hooks.slack.com/services/" + hookSecret + " with " + botToken + ": boom")
+		}}
+		d, err := notify.NewTestDispatcher(st, sender, &notify.DispatcherOptions{OnDelivery: got.add, DisableRateLimit: true, MaxAttempts: 1, Logger: debugLogger(f.log)})
+		require.NoError(t, err)
+		require.NoError(t, d.Enqueue("org-1", notify.DriftAlert{Resource: "x"}))
+		require.NoError(t, d.Close(t.Context()))
+		for _, r := range got.get() {
+			assert.Equal(t, "error", r.Code)
+			assert.Equal(t, "the delivery failed; see the server log", r.Error)
+		}
+		assert.Contains(t, f.log.String(), ": boom", "the cause is in the log") // the log's secrets are checked at cleanup
+	})
 }
 
 func TestRetries(t *testing.T) {
@@ -219,46 +252,55 @@ func TestRetries(t *testing.T) {
 	seedChannel(t, st, "org-1", f.hookChannel())
 	ev := notify.DriftAlert{Resource: "x"}
 
-	newD := func(t *testing.T, mod func(*notify.DispatcherOptions)) (*notify.Dispatcher, *fakeClock) {
+	newD := func(t *testing.T, mod func(*notify.DispatcherOptions)) (*notify.Dispatcher, *fakeClock, *results) {
 		clock := newFakeClock()
-		o := clock.options(&notify.DispatcherOptions{DisableRateLimit: true})
+		got := &results{}
+		o := clock.options(&notify.DispatcherOptions{DisableRateLimit: true, OnDelivery: got.add})
 		if mod != nil {
 			mod(o)
 		}
 		d, err := notify.NewDispatcher(st, f.sender(t, nil), o)
 		require.NoError(t, err)
+		t.Cleanup(func() { _ = d.Close(context.Background()) })
 		notify.SetJitter(d, func() float64 { return 0.5 })
-		f.slack.Reset()
-		return d, clock
+		f.srv.Reset()
+		return d, clock, got
 	}
-	one := func(t *testing.T, d *notify.Dispatcher) notify.Result {
-		rs, err := d.Dispatch(t.Context(), "org-1", ev)
-		require.NoError(t, err)
+	one := func(t *testing.T, d *notify.Dispatcher, got *results) notify.Result {
+		rs := deliver(t, d, got, "org-1", ev)
 		require.Len(t, rs, 1)
 		return rs[0]
 	}
 
 	t.Run("429 honours Retry-After", func(t *testing.T) {
-		d, clock := newD(t, nil)
-		f.slack.FailNext(1, notifytest.RateLimited(7*time.Second))
-		r := one(t, d)
+		d, clock, got := newD(t, nil)
+		f.srv.FailNext(1, notifytest.RateLimited(7*time.Second))
+		r := one(t, d, got)
 		assert.True(t, r.OK)
 		assert.Equal(t, 2, r.Attempts)
 		assert.Equal(t, []time.Duration{7 * time.Second}, clock.Sleeps())
 	})
+	t.Run("a Retry-After given as an HTTP date is honoured too", func(t *testing.T) {
+		d, clock, got := newD(t, nil)
+		f.srv.FailNext(1, notifytest.Fault{Status: 429, RetryAfter: 20 * time.Second, RetryAfterDate: true})
+		r := one(t, d, got)
+		assert.True(t, r.OK)
+		require.Len(t, clock.Sleeps(), 1)
+		assert.InDelta(t, 20, clock.Sleeps()[0].Seconds(), 2)
+	})
 	t.Run("a Retry-After over the cap ends the retries", func(t *testing.T) {
-		d, clock := newD(t, func(o *notify.DispatcherOptions) { o.MaxRetryAfter = 30 * time.Second })
-		f.slack.FailNext(1, notifytest.RateLimited(time.Minute))
-		r := one(t, d)
+		d, clock, got := newD(t, func(o *notify.DispatcherOptions) { o.MaxRetryAfter = 30 * time.Second })
+		f.srv.FailNext(1, notifytest.RateLimited(time.Minute))
+		r := one(t, d, got)
 		assert.False(t, r.OK)
 		assert.Equal(t, 1, r.Attempts)
 		assert.Equal(t, "rate_limited", r.Code)
 		assert.Empty(t, clock.Sleeps(), "never retried before the platform allows it")
 	})
 	t.Run("5xx backs off exponentially with jitter, then succeeds", func(t *testing.T) {
-		d, clock := newD(t, func(o *notify.DispatcherOptions) { o.BaseBackoff = time.Second })
-		f.slack.FailNext(2, notifytest.ServerError())
-		r := one(t, d)
+		d, clock, got := newD(t, func(o *notify.DispatcherOptions) { o.BaseBackoff = time.Second })
+		f.srv.FailNext(2, notifytest.Fault{Status: 503})
+		r := one(t, d, got)
 		assert.True(t, r.OK)
 		assert.Equal(t, 3, r.Attempts)
 		// Jitter 0.5: half of the step plus a quarter of it.
@@ -266,12 +308,12 @@ func TestRetries(t *testing.T) {
 	})
 	t.Run("jitter stays within half and all of the step, capped", func(t *testing.T) {
 		for _, j := range []float64{0, 0.999999} {
-			d, clock := newD(t, func(o *notify.DispatcherOptions) {
+			d, clock, got := newD(t, func(o *notify.DispatcherOptions) {
 				o.BaseBackoff, o.MaxBackoff, o.MaxAttempts = time.Second, 3*time.Second, 5
 			})
 			notify.SetJitter(d, func() float64 { return j })
-			f.slack.FailNext(4, notifytest.ServerError())
-			require.True(t, one(t, d).OK)
+			f.srv.FailNext(4, notifytest.Fault{Status: 503})
+			require.True(t, one(t, d, got).OK)
 			steps := []time.Duration{time.Second, 2 * time.Second, 3 * time.Second, 3 * time.Second}
 			for i, s := range clock.Sleeps() {
 				assert.GreaterOrEqual(t, s, steps[i]/2)
@@ -280,21 +322,21 @@ func TestRetries(t *testing.T) {
 		}
 	})
 	t.Run("attempts are bounded", func(t *testing.T) {
-		d, clock := newD(t, func(o *notify.DispatcherOptions) { o.MaxAttempts = 4 })
-		f.slack.FailNext(10, notifytest.ServerError())
-		r := one(t, d)
+		d, clock, got := newD(t, func(o *notify.DispatcherOptions) { o.MaxAttempts = 4 })
+		f.srv.FailNext(10, notifytest.Fault{Status: 503})
+		r := one(t, d, got)
 		assert.False(t, r.OK)
 		assert.Equal(t, 4, r.Attempts)
 		assert.Equal(t, "http_503", r.Code)
 		assert.Len(t, clock.Sleeps(), 3)
-		assert.Equal(t, 4, f.slack.Count("webhook"))
+		assert.Equal(t, 4, f.count("webhook"))
 	})
 	t.Run("total time is bounded", func(t *testing.T) {
-		d, clock := newD(t, func(o *notify.DispatcherOptions) {
+		d, clock, got := newD(t, func(o *notify.DispatcherOptions) {
 			o.MaxAttempts, o.BaseBackoff, o.MaxElapsed = 10, 4*time.Second, 10*time.Second
 		})
-		f.slack.FailNext(10, notifytest.ServerError())
-		r := one(t, d)
+		f.srv.FailNext(10, notifytest.Fault{Status: 503})
+		r := one(t, d, got)
 		assert.False(t, r.OK)
 		// Waits of 3 s and 6 s fit in 10 s; the next (12 s) would not.
 		assert.Equal(t, []time.Duration{3 * time.Second, 6 * time.Second}, clock.Sleeps())
@@ -302,9 +344,9 @@ func TestRetries(t *testing.T) {
 	})
 	t.Run("permanent errors are not retried", func(t *testing.T) {
 		for _, code := range []string{"no_service", "channel_not_found", "channel_is_archived", "invalid_token", "action_prohibited"} {
-			d, clock := newD(t, nil)
-			f.slack.FailNext(1, notifytest.PlatformError(code))
-			r := one(t, d)
+			d, clock, got := newD(t, nil)
+			f.srv.FailNext(1, notifytest.PlatformError(code))
+			r := one(t, d, got)
 			assert.False(t, r.OK)
 			assert.Equal(t, 1, r.Attempts, code)
 			assert.Equal(t, code, r.Code)
@@ -312,55 +354,59 @@ func TestRetries(t *testing.T) {
 		}
 	})
 	t.Run("timeouts are retried", func(t *testing.T) {
-		d, _ := newD(t, func(o *notify.DispatcherOptions) { o.AttemptTimeout = 30 * time.Millisecond })
-		f.slack.FailNext(2, notifytest.Hang(time.Minute))
-		r := one(t, d)
+		d, _, got := newD(t, func(o *notify.DispatcherOptions) { o.AttemptTimeout = 30 * time.Millisecond })
+		f.srv.FailNext(2, notifytest.Fault{Delay: time.Minute})
+		r := one(t, d, got)
 		assert.True(t, r.OK, r.Error)
 		assert.Equal(t, 3, r.Attempts)
 	})
 	t.Run("a 429 holds back the channel's other deliveries", func(t *testing.T) {
-		d, clock := newD(t, func(o *notify.DispatcherOptions) {
+		d, clock, got := newD(t, func(o *notify.DispatcherOptions) {
 			o.DisableRateLimit = false
 			o.SlackRates = []notify.Rate{{N: 100, Per: time.Second}}
 			o.MaxAttempts = 1
 		})
-		f.slack.FailNext(1, notifytest.RateLimited(20*time.Second))
-		assert.Equal(t, "rate_limited", one(t, d).Code)
+		f.srv.FailNext(1, notifytest.RateLimited(20*time.Second))
+		assert.Equal(t, "rate_limited", one(t, d, got).Code)
 		assert.Empty(t, clock.Sleeps())
-		r := one(t, d)
+		r := one(t, d, got)
 		assert.True(t, r.OK)
 		assert.Equal(t, []time.Duration{20 * time.Second}, clock.Sleeps(), "the next delivery waited for Retry-After")
-		assert.True(t, one(t, d).OK)
+		assert.True(t, one(t, d, got).OK)
 		assert.Len(t, clock.Sleeps(), 1, "and the one after that did not")
 	})
 }
 
-func TestDispatchCancellation(t *testing.T) {
+func TestCancellation(t *testing.T) {
 	st := memstore.New()
 	f := newFakes(t)
 	for i := range 20 {
 		ch := f.hookChannel()
 		ch.Name = fmt.Sprintf("c%02d", i)
-		ch.Config.WebhookURL = f.slack.WebhookURL(fmt.Sprintf("%s%d", hookSecret, i))
+		ch.Config.WebhookURL = f.srv.SlackWebhookURL(fmt.Sprintf("%s%d", hookSecret, i))
 		seedChannel(t, st, "org-1", ch)
 	}
 
-	t.Run("in-flight sends stop and the rest never start", func(t *testing.T) {
+	t.Run("Close with a passed deadline stops in-flight sends, and the rest never start", func(t *testing.T) {
 		var started atomic.Int32
-		ctx, cancel := context.WithCancel(t.Context())
-		sender := notify.SenderFunc(func(ctx context.Context, ch notify.Channel, ev notify.Event) (notify.Receipt, error) {
+		four := make(chan struct{})
+		sender := notify.TestSender{Post: func(ctx context.Context, ch notify.Channel, ev notify.Event) (notify.Receipt, error) {
 			if started.Add(1) == 4 {
-				cancel()
+				close(four)
 			}
 			<-ctx.Done()
 			return notify.Receipt{}, ctx.Err()
-		})
-		d, err := notify.NewDispatcher(st, sender, &notify.DispatcherOptions{Workers: 4, DisableRateLimit: true})
+		}}
+		var got results
+		d, err := notify.NewTestDispatcher(st, sender, &notify.DispatcherOptions{Workers: 4, DisableRateLimit: true, OnDelivery: got.add})
 		require.NoError(t, err)
-		rs, err := d.Dispatch(ctx, "org-1", notify.DriftAlert{Resource: "x"})
-		require.NoError(t, err)
-		require.Len(t, rs, 20)
-		for _, r := range rs {
+		require.NoError(t, d.Enqueue("org-1", notify.DriftAlert{Resource: "x"}))
+		<-four
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		assert.ErrorIs(t, d.Close(ctx), context.Canceled)
+		settle(t, func() bool { return len(got.get()) == 20 })
+		for _, r := range got.get() {
 			assert.False(t, r.OK)
 			assert.Equal(t, "canceled", r.Code)
 			assert.LessOrEqual(t, r.Attempts, 1)
@@ -368,23 +414,28 @@ func TestDispatchCancellation(t *testing.T) {
 		assert.Equal(t, int32(4), started.Load(), "no send starts after cancellation")
 	})
 
-	t.Run("a backoff wait ends with the context", func(t *testing.T) {
-		ctx, cancel := context.WithCancel(t.Context())
+	t.Run("a backoff wait ends with Close's deadline", func(t *testing.T) {
 		var calls atomic.Int32
-		sender := notify.SenderFunc(func(ctx context.Context, ch notify.Channel, ev notify.Event) (notify.Receipt, error) {
+		twenty := make(chan struct{})
+		sender := notify.TestSender{Post: func(ctx context.Context, ch notify.Channel, ev notify.Event) (notify.Receipt, error) {
 			if calls.Add(1) == 20 {
-				cancel()
+				close(twenty)
 			}
 			return notify.Receipt{}, &notify.DeliveryError{Reason: "down", Code: "http_503"}
-		})
+		}}
+		var got results
 		// A real clock and an hour of backoff: only cancellation ends it.
-		d, err := notify.NewDispatcher(st, sender, &notify.DispatcherOptions{
-			Workers: 20, DisableRateLimit: true, BaseBackoff: time.Hour, MaxBackoff: time.Hour, MaxElapsed: 10 * time.Hour,
+		d, err := notify.NewTestDispatcher(st, sender, &notify.DispatcherOptions{
+			Workers: 20, DisableRateLimit: true, BaseBackoff: time.Hour, MaxBackoff: time.Hour, MaxElapsed: 10 * time.Hour, OnDelivery: got.add,
 		})
 		require.NoError(t, err)
-		rs, err := d.Dispatch(ctx, "org-1", notify.DriftAlert{Resource: "x"})
-		require.NoError(t, err)
-		for _, r := range rs {
+		require.NoError(t, d.Enqueue("org-1", notify.DriftAlert{Resource: "x"}))
+		<-twenty
+		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+		defer cancel()
+		assert.ErrorIs(t, d.Close(ctx), context.DeadlineExceeded)
+		settle(t, func() bool { return len(got.get()) == 20 })
+		for _, r := range got.get() {
 			assert.False(t, r.OK)
 			assert.Equal(t, "canceled", r.Code)
 			assert.Equal(t, 1, r.Attempts)
@@ -392,10 +443,85 @@ func TestDispatchCancellation(t *testing.T) {
 	})
 }
 
+func TestDestinationsAreIndependent(t *testing.T) {
+	st := memstore.New()
+	f := newFakes(t)
+	slow := f.hookChannel()
+	slow.Name, slow.Config.WebhookURL = "slow", f.srv.SlackWebhookURL("slow"+hookSecret)
+	seedChannel(t, st, "org-1", slow)
+	fast := f.hookChannel()
+	fast.Name, fast.Config.WebhookURL = "fast", f.srv.SlackWebhookURL("fast"+hookSecret)
+	seedChannel(t, st, "org-1", fast)
+
+	t.Run("a hanging destination delays only itself", func(t *testing.T) {
+		release := make(chan struct{})
+		var mu sync.Mutex
+		var order []string
+		sender := notify.TestSender{Post: func(ctx context.Context, ch notify.Channel, ev notify.Event) (notify.Receipt, error) {
+			if ch.Name == "slow" {
+				<-release
+			}
+			mu.Lock()
+			order = append(order, ch.Name+":"+ev.(notify.DriftAlert).Resource)
+			mu.Unlock()
+			return notify.Receipt{}, nil
+		}}
+		var got results
+		d, err := notify.NewTestDispatcher(st, sender, &notify.DispatcherOptions{Workers: 2, DisableRateLimit: true, OnDelivery: got.add})
+		require.NoError(t, err)
+		for i := range 5 {
+			require.NoError(t, d.Enqueue("org-1", notify.DriftAlert{Resource: fmt.Sprint(i)}))
+		}
+		settle(t, func() bool { return len(got.get()) == 5 })
+		for _, r := range got.get() {
+			assert.Equal(t, "fast", r.ChannelName, "the fast channel got all five while the slow one hung")
+		}
+		close(release)
+		require.NoError(t, d.Close(t.Context()))
+		var slowOrder []string
+		for _, o := range order {
+			if o[:4] == "slow" {
+				slowOrder = append(slowOrder, o)
+			}
+		}
+		assert.Equal(t, []string{"slow:0", "slow:1", "slow:2", "slow:3", "slow:4"}, slowOrder, "a destination's jobs keep their order")
+	})
+
+	t.Run("a job waiting for its retry holds no worker", func(t *testing.T) {
+		wake := make(chan struct{})
+		sleep := func(ctx context.Context, d time.Duration) error {
+			select {
+			case <-wake:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		var failed atomic.Bool
+		sender := notify.TestSender{Post: func(ctx context.Context, ch notify.Channel, ev notify.Event) (notify.Receipt, error) {
+			if ch.Name == "slow" && !failed.Swap(true) {
+				return notify.Receipt{}, &notify.DeliveryError{Reason: "down", Code: "http_503"}
+			}
+			return notify.Receipt{}, nil
+		}}
+		var got results
+		d, err := notify.NewTestDispatcher(st, sender, &notify.DispatcherOptions{Workers: 1, DisableRateLimit: true, OnDelivery: got.add, Sleep: sleep})
+		require.NoError(t, err)
+		require.NoError(t, d.Enqueue("org-1", notify.DriftAlert{Resource: "x"}))
+		settle(t, func() bool { return len(got.get()) == 1 })
+		assert.Equal(t, "fast", got.get()[0].ChannelName, "the one worker delivered while the slow channel waited")
+		close(wake)
+		require.NoError(t, d.Close(t.Context()))
+		require.Len(t, got.get(), 2)
+		assert.Equal(t, 2, got.get()[1].Attempts)
+		assert.True(t, got.get()[1].OK)
+	})
+}
+
 func TestRateLimits(t *testing.T) {
 	f := newFakes(t)
-	// sendTimes runs n deliveries to channels (in turn) one at a time and
-	// returns the fake time of each send.
+	// sendTimes runs n deliveries to channels and returns the fake time
+	// of each send.
 	sendTimes := func(t *testing.T, chans []notify.Channel, n int, mod func(*notify.DispatcherOptions)) []time.Duration {
 		st := memstore.New()
 		for _, ch := range chans {
@@ -405,22 +531,23 @@ func TestRateLimits(t *testing.T) {
 		start := clock.Now()
 		var mu sync.Mutex
 		var times []time.Duration
-		sender := notify.SenderFunc(func(ctx context.Context, ch notify.Channel, ev notify.Event) (notify.Receipt, error) {
+		sender := notify.TestSender{Post: func(ctx context.Context, ch notify.Channel, ev notify.Event) (notify.Receipt, error) {
 			mu.Lock()
 			times = append(times, clock.Now().Sub(start))
 			mu.Unlock()
 			return notify.Receipt{}, nil
-		})
+		}}
 		o := clock.options(&notify.DispatcherOptions{Workers: 1})
 		if mod != nil {
 			mod(o)
 		}
-		d, err := notify.NewDispatcher(st, sender, o)
+		d, err := notify.NewTestDispatcher(st, sender, o)
 		require.NoError(t, err)
 		for range n {
-			_, err := d.Dispatch(t.Context(), "org-1", notify.DriftAlert{Resource: "x"})
-			require.NoError(t, err)
+			require.NoError(t, d.Enqueue("org-1", notify.DriftAlert{Resource: "x"}))
+			notify.WaitIdle(d)
 		}
+		require.NoError(t, d.Close(t.Context()))
 		return times
 	}
 	s := time.Second
@@ -470,14 +597,14 @@ func TestRateLimits(t *testing.T) {
 		assert.Equal(t, []time.Duration{0, 0, 0, 0, 0}, got)
 	})
 	t.Run("invalid rates are refused", func(t *testing.T) {
-		_, err := notify.NewDispatcher(memstore.New(), notify.SenderFunc(nil), &notify.DispatcherOptions{TeamsRates: []notify.Rate{{N: 0, Per: s}}})
+		_, err := notify.NewDispatcher(memstore.New(), f.sender(t, nil), &notify.DispatcherOptions{TeamsRates: []notify.Rate{{N: 0, Per: s}}})
 		assert.Error(t, err)
 	})
 }
 
 func TestPostsAreRecorded(t *testing.T) {
 	f := newFakes(t)
-	down := notifytest.NewTeams()
+	down := notifytest.New()
 	t.Cleanup(down.Close)
 	down.FailNext(100, notifytest.Fault{Status: 404})
 	st := memstore.New()
@@ -485,21 +612,27 @@ func TestPostsAreRecorded(t *testing.T) {
 	hook := seedChannel(t, st, "org-1", f.hookChannel())
 	tm := seedChannel(t, st, "org-1", f.teamsChannel(false))
 	broken := f.teamsChannel(true)
-	broken.Name, broken.Config.WebhookURL = "broken", down.WorkflowsURL(sigSecret)
+	broken.Name, broken.Config.WebhookURL = "broken", down.TeamsWorkflowsURL(sigSecret)
 	broken = seedChannel(t, st, "org-1", broken)
-	d, err := notify.NewDispatcher(st, f.sender(t, nil), &notify.DispatcherOptions{Posts: st, DisableRateLimit: true})
+	var got results
+	d, err := notify.NewDispatcher(st, f.sender(t, nil), &notify.DispatcherOptions{Posts: st, DisableRateLimit: true, OnDelivery: got.add})
 	require.NoError(t, err)
 
-	_, err = d.Dispatch(t.Context(), "org-1", notify.DriftAlert{Resource: "x"})
-	require.NoError(t, err)
-	rs, err := d.Dispatch(t.Context(), "org-1", notify.ApprovalRequested{Request: request()})
-	require.NoError(t, err)
+	require.NoError(t, d.Enqueue("org-1", notify.DriftAlert{Resource: "x"}))
+	require.NoError(t, d.Enqueue("org-1", notify.ApprovalRequested{Request: request()}))
+	require.NoError(t, d.Close(t.Context()))
+	var rs []notify.Result
+	for _, r := range got.get() {
+		if r.Event == notify.EventApprovalRequest {
+			rs = append(rs, r)
+		}
+	}
 	require.Len(t, rs, 4)
 	for _, r := range rs {
 		assert.Equal(t, r.ChannelID != broken.ID, r.OK, r.ChannelName)
 		assert.Equal(t, "apr-1", r.ApprovalID)
 	}
-	posts, err := st.ListPosts(t.Context(), "apr-1")
+	posts, err := st.ListPosts(t.Context(), "org-1", "apr-1")
 	require.NoError(t, err)
 	byChannel := map[string]notify.Post{}
 	for _, p := range posts {

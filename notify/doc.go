@@ -12,27 +12,45 @@
 // # Channels and validation
 //
 // [Channel.Validate] checks a channel the way the settings API does
-// before storing it, and answers a *[ValidationError] whose message is
-// meant for the admin, such as "channel_type must be 'slack' or 'teams'",
+// before storing it, and answers an error whose message is meant for the
+// admin (the settings API answers it with 400), such as "channel_type must be 'slack' or 'teams'",
 // "Slack channels require either bot_token + channel_id or webhook_url"
 // or "A webhook_url is required for Teams channels". It trims the name
 // and config values, removes duplicate events and replaces an empty event
 // list by all three.
+//
+// A channel name is checked as given: valid UTF-8 (and no U+FFFD, which
+// is what a JSON decoder makes of invalid UTF-8), at most 100 characters
+// of printable text, without bidirectional controls (U+202A–U+202E,
+// U+2066–U+2069, U+200E, U+200F, U+061C) or zero-width characters
+// (U+200B–U+200D, U+2060, U+FEFF), which would make it read differently
+// from what it is.
 //
 // A webhook URL is both a credential and a target the server will
 // request, so it is checked on its parsed host, never by matching the raw
 // string: https only, no user information, port 443 if any, and a host on
 // an allow-list (Slack: hooks.slack.com; Teams: outlook.office.com,
 // outlook.office365.com, *.webhook.office.com, *.logic.azure.com,
-// *.api.powerplatform.com). [ValidateOptions.AllowLoopbackURLs] also
-// admits http and https URLs on a loopback address, for tests and local
-// sandboxes only. [CheckWebhookURL] applies the same rules on its own.
+// *.api.powerplatform.com).
+//
+// # The one loopback setting
+//
+// [SenderOptions.AllowLoopbackURLs] also admits http and https URLs on a
+// loopback address (webhook URLs and Slack response_urls), for tests and
+// local sandboxes only. It is the library's only such setting: the
+// settings API validates channels with the policy of the
+// [PlatformSender] it is given, so that what it stores is what the sender
+// will send to, and the senders check every URL again before each
+// request. A loopback URL refused because the setting is off says so
+// ("… loopback URLs are refused unless SenderOptions.AllowLoopbackURLs is
+// set"), in the settings API's 400 and 409 answers and in delivery
+// errors, rather than asking to update the channel.
 //
 // # Secrets
 //
-// Bot tokens and webhook URLs are secrets. [ChannelConfig.Masked] turns
-// them into recognisable but useless forms ("xoxb-…a1b2",
-// "https://hooks.slack.com/…") and [IsMasked] recognises those forms. The
+// Bot tokens, webhook URLs and Slack response_urls are secrets.
+// [ChannelConfig.Masked] turns the first two into recognisable but
+// useless forms ("xoxb-…a1b2", "https://hooks.slack.com/…"). The
 // settings API only ever shows masked secrets, and neither it nor its log
 // records contain a full one.
 //
@@ -116,18 +134,19 @@
 // # Test notifications
 //
 // POST …/{channel_id}/test sends a [TestMessage] to the channel through
-// the [Sender] given to [NewSettingsHandler], bounded by
-// [SettingsOptions.TestTimeout]. Its optional body is {"message": "…"}, at
-// most 4000 characters; without one the text is
-// [SettingsOptions.DefaultTestMessage], "This is a test notification from
-// ARXsec." by default. A disabled channel can be tested too, so that an
+// the [PlatformSender] given to [NewSettingsHandler], in one attempt
+// bounded by [SettingsOptions.TestTimeout]. Its optional body is
+// {"message": "…"}, at most 4000 characters; without one the text is
+// "This is a test notification.", or, with [SettingsOptions.ProductName]
+// set to the host's product, "This is a test notification from
+// <ProductName>.". A disabled channel can be tested too, so that an
 // admin can check a channel before enabling it. The answer is 200
 // {"ok": true}, or 502 {"ok": false, "error": "…"} whose error is the
 // Reason of a *[DeliveryError], or a generic sentence for any other
 // error (which is logged with its secrets redacted). A stored channel that
-// no longer passes validation, for instance after a tightening of
-// [SettingsOptions.Validate], is not sent to: the answer is 409
-// {"ok": false, "error": "…"} naming the problem.
+// does not pass validation under the sender's policy (it reached the
+// store by another path, or the policy was tightened) is not sent to: the
+// answer is 409 {"ok": false, "error": "…"} naming the problem.
 //
 // # Status codes
 //
@@ -152,9 +171,8 @@
 //
 // # Delivery
 //
-// [PlatformSender], made by [NewSender], is the built-in [Sender]. It
-// renders each event for the channel's platform and sends it the right
-// way:
+// [PlatformSender], made by [NewSender], renders each event for the
+// channel's platform and sends it the right way:
 //
 //   - a Slack channel with bot token and channel ID gets chat.postMessage
 //     through the Web API (preferred when a webhook URL is also set); the
@@ -167,39 +185,35 @@
 //     throttling is 200 with "429" in the body) and Workflows URLs
 //     (success is 202).
 //
-// Webhook URLs are checked with [CheckWebhookURL] before every request
-// (go-teams-notify's own check, prefix regular expressions, is turned
-// off), redirects are never followed, and answers are read up to 1 MiB.
-// [SenderOptions] sets the HTTP client, the Slack API URL (for tests and
-// proxies), the host's public URL and [teams.Signer] for Teams links, and
-// a fallback console link.
+// Webhook URLs are checked before every request (go-teams-notify's own
+// check, prefix regular expressions, is turned off), redirects are never
+// followed, and answers are read up to 1 MiB. [SenderOptions] sets the
+// HTTP client, the Slack API URL (for tests and proxies), the host's
+// public URL and approval.Signer for Teams links, and a fallback console
+// link.
 //
 // # Messages
 //
-// On Slack, every event is Block Kit blocks plus a plain text fallback:
-// risk and severity are shown as emoji and word (":red_circle: High risk
-// (82)"), times with Slack's date syntax so each reader sees their own
-// time zone, and all text from users or agents is escaped (&, <, >), so a
-// title cannot mention @channel or forge a link. Texts are cut to Block
-// Kit's limits (3000 characters a section, 150 a header, 2000 a field, 50
-// blocks), never refused. An approval request sent with a bot token
-// carries Approve ([approval.SlackApproveAction], primary) and Deny
-// ([approval.SlackDenyAction], danger) buttons whose value is the request ID, and
-// a "View in console" link button ([approval.SlackConsoleAction]) when a console
-// link is known. Sent through an incoming webhook, which cannot receive
-// clicks, it carries only the console link. A [TestMessage] is plain
-// text.
+// On Slack, every event is Block Kit blocks plus a plain text fallback,
+// within every documented Block Kit limit; times use Slack's date syntax
+// so each reader sees their own time zone, and all text from users or
+// agents is escaped (&, <, >), so a title cannot mention @channel or
+// forge a link. An approval request sent with a bot token carries
+// Approve ("approve_action", primary) and Deny ("deny_action", danger)
+// buttons whose value is the request ID, and a "View in console" link
+// button when a console link is known. Sent through an incoming webhook,
+// which cannot receive clicks, it carries only the console link. A
+// [TestMessage] is plain text.
 //
 // On Teams, every event is a full-width Adaptive Card 1.4 with a
-// colour-coded header (green, amber or red by risk, severity or state)
-// and a fact set, kept under Teams' 28 KB limit by shortening long texts.
-// Teams webhooks cannot post a click back, so Approve and Deny are
-// Action.OpenUrl links to the host's Teams interactions endpoint
-// carrying a signed action token that expires with the request (or after
-// [SenderOptions.TokenTTL], 7 days by default, for requests without a
-// deadline). Without [SenderOptions.PublicURL] and
-// [SenderOptions.Signer], the card has only the console link and says
-// that the request must be decided in the console.
+// colour-coded header and a fact set, kept under Teams' 28 KB limit by
+// shortening long texts. Teams webhooks cannot post a click back, so
+// Approve and Deny are Action.OpenUrl links to the host's Teams
+// interactions endpoint (approval.TeamsInteractionsPath under
+// [SenderOptions.PublicURL]) carrying a signed action token that names
+// the request's organisation and expires with the request. Without
+// PublicURL and [SenderOptions.Signer], the card has only the console
+// link and says that the request must be decided in the console.
 //
 // # Errors
 //
@@ -208,68 +222,83 @@
 // chat:write.public scope", "the webhook URL is no longer valid
 // (no_service): create a new incoming webhook and update the channel"),
 // with the platform's Code, the HTTP status, whether it is Permanent and
-// the platform's Retry-After. No error, result or log line ever holds a
-// bot token, a webhook URL or any part of one: upstream error texts
-// (which for network errors include the URL) are classified and dropped,
-// and only strings that look like error codes are kept from an answer.
+// the platform's Retry-After (seconds or an HTTP date). No error, result
+// or log line ever holds a bot token, a webhook URL, a response_url or
+// any part of one: upstream error texts (which for network errors
+// include the URL) are classified and dropped, and only strings that
+// look like error codes are kept from an answer.
 //
-// # Dispatching
+// # One queue
 //
-// A [Dispatcher] delivers an event to every enabled channel of an
-// organisation subscribed to its type ([Dispatcher.Dispatch]), with a
-// bounded number of deliveries at once ([DispatcherOptions.Workers]), and
-// returns a [Result] per channel, also passed to
-// [DispatcherOptions.OnDelivery] and logged. A failed delivery is a
-// Result, never a silent drop.
+// A [Dispatcher] delivers every job through one queue and one retry
+// policy. [Dispatcher.Enqueue] hands over an event for an organisation
+// and returns at once; the event becomes one post job per enabled channel
+// of the organisation subscribed to its type. A full queue
+// ([DispatcherOptions.QueueSize]) is [ErrQueueFull], returned to the
+// caller: nothing accepted is ever dropped silently. Every job's final
+// [Result] goes to [DispatcherOptions.OnDelivery] and the logger. The
+// first job starts the workers; [Dispatcher.Close] stops taking new work
+// and waits for the queued and in-flight jobs, or, when its context ends
+// first, cancels them (each is reported as cancelled) and returns the
+// context's error.
 //
-// Each destination is rate limited with sliding windows
-// ([DefaultSlackRates]: 3 per 3 seconds, Slack's "one per second with
-// short bursts"; [DefaultTeamsRates]: 4 per second and 60 per 30
-// seconds). A 429 answer is retried after its Retry-After, which also
-// holds back the channel's other deliveries, unless it exceeds
-// [DispatcherOptions.MaxRetryAfter] (30 s): then the delivery fails
-// rather than retrying early. Server and network errors are retried with
+// A job is one operation on one destination: a post, a chat.update, a
+// Teams follow-up, a response_url replacement, an ephemeral answer. A
+// destination (a Slack channel, a webhook, a response_url) runs one job
+// at a time, in order, so a slow or failing destination delays only
+// itself, and a job waiting for a retry holds no worker
+// ([DispatcherOptions.Workers] run at once). Each destination channel is
+// also rate limited with sliding windows (Slack: 3 per 3 seconds, its
+// "one per second with short bursts"; Teams: 4 per second and 60 per 30
+// seconds; see [DispatcherOptions.SlackRates]).
+//
+// The retry policy: a 429 answer is retried after its Retry-After, which
+// also holds back the channel's other deliveries, unless it exceeds
+// [DispatcherOptions.MaxRetryAfter] (30 s): then the job fails rather
+// than retrying early. Server and network errors are retried with
 // exponential backoff and jitter, within [DispatcherOptions.MaxAttempts]
 // (4) and [DispatcherOptions.MaxElapsed] (2 minutes). Permanent errors
 // (invalid_auth, token_revoked, channel_not_found, not_in_channel,
-// is_archived, webhook 4xx) are not retried. Cancelling the context stops
-// everything promptly: waits end, sends are aborted, and the remaining
-// channels come back as cancelled.
-//
-// # Background delivery
-//
-// Hosts that do not want to wait call [Dispatcher.Enqueue], which queues
-// the event in a bounded queue ([DispatcherOptions.QueueSize]) and
-// returns at once; a full queue is [ErrQueueFull], returned to the
-// caller. The first Enqueue starts the workers; [Dispatcher.Close] stops
-// taking new work and waits for the queued and in-flight deliveries, or,
-// when its context ends first, cancels them (each is reported as
-// cancelled) and returns the context's error.
+// is_archived, webhook 4xx, an expired response_url) are not retried; nor
+// is an ephemeral warning that got no answer, which might otherwise show
+// twice.
 //
 // # Every copy shows the decision
 //
+// Hosts set approval.Options.FollowUp to [Dispatcher.FollowUp], the one
+// hook through which approval hands over its outbound work:
+//
+//	sender, _ := notify.NewSender(&notify.SenderOptions{PublicURL: publicURL, Signer: signer})
+//	d, _ := notify.NewDispatcher(store, sender, &notify.DispatcherOptions{Posts: store, Approvals: store})
+//	svc, _ := approval.NewService(store, store, &approval.Options{Signer: signer, FollowUp: d.FollowUp})
+//	settings, _ := notify.NewSettingsHandler(store, sender, authorize, nil)
+//
 // With a [PostStore] ([DispatcherOptions.Posts]), the dispatcher records
-// where each approval request was posted. Hosts set
-// approval.Options.OnDecided to [Dispatcher.Decided]: when a request is
-// approved, denied or expires, by any path (Slack, Teams, the host's own
-// API, an expiry sweep), it queues [Dispatcher.UpdatePosts], which
-// rewrites every Slack message posted with a bot token with chat.update
-// (the same result message approval's Slack handler shows, without
-// buttons) and sends each Teams channel that received the card a short
-// result card ([ApprovalDecided]), since cards sent through webhooks
-// cannot be edited. Slack messages posted through an incoming webhook
-// cannot be edited either; they keep their console link and are left as
-// they are.
+// where each approval request was posted. When a request is approved,
+// denied or expires, by any path (Slack, Teams, the host's own API, an
+// expiry sweep), its FollowUp queues one job per recorded copy of that
+// organisation's request: a Slack message posted with a bot token is
+// rewritten with chat.update (the result, without buttons), and each
+// Teams channel that received the card gets a short result card, since
+// cards sent through webhooks cannot be edited. Slack messages posted
+// through an incoming webhook cannot be edited either; they keep their
+// console link and are left as they are.
 //
 // A copy is recorded only once the platform has answered, so a request
 // decided while its notification is queued or in flight would keep its
 // buttons. Hosts also set [DispatcherOptions.Approvals] (their approval
 // store) to close that gap: right after recording a copy, the dispatcher
 // reads the request again and, when it has been decided meanwhile,
-// updates that copy at once, and only once (within one process; see the
-// option).
+// queues the update of that copy, and only once (within one process; see
+// the option).
 //
-// Package notifytest has fakes of the Slack Web API, Slack incoming
-// webhooks and Teams webhooks, for testing hosts against the real
-// senders.
+// After a Slack click, approval's Slack handler hands over the click's
+// response_url: the clicked message is then replaced with the request's
+// result (replace_original), or, when the click could not be decided, a
+// warning is shown to the clicker only (response_type "ephemeral",
+// replace_original false). Only https://hooks.slack.com/ response_urls
+// are used, for the 30 minutes Slack accepts them.
+//
+// Package notifytest is a fake Slack and Teams speaking their wire
+// formats, for testing hosts against the real sender.
 package notify

@@ -7,28 +7,29 @@ import (
 )
 
 // Event is one notification to deliver: an [ApprovalRequested], a
-// [DriftAlert], an [AgentStatusChanged] or a [TestMessage]. Senders render
+// [DriftAlert], an [AgentStatusChanged] or a [TestMessage]. The set is
+// closed (the interface has an unexported method): the senders render
 // each kind in the platform's own format.
 type Event interface {
-	// EventType names the kind of event; channels subscribe by it.
-	EventType() EventType
+	// eventType names the kind of event; channels subscribe by it.
+	eventType() EventType
 }
 
-// EventTest is the type of a [TestMessage]. It is not subscribable: test
+// eventTest is the type of a [TestMessage]. It is not subscribable: test
 // messages go to the one channel being tested.
-const EventTest EventType = "test"
+const eventTest EventType = "test"
 
 // ApprovalRequested announces a new approval request. On a Slack channel
 // with a bot token it carries Approve and Deny buttons; on Teams, signed
 // Approve and Deny links.
 type ApprovalRequested struct {
-	Request approval.Request
+	Request approval.Request `json:"request"`
 }
 
-// EventType returns [EventApprovalRequest].
-func (ApprovalRequested) EventType() EventType { return EventApprovalRequest }
+func (ApprovalRequested) eventType() EventType { return EventApprovalRequest }
 
-// Severity ranks a drift alert.
+// Severity ranks a drift alert. Values other than the four below are
+// shown as they are, in the medium colour.
 type Severity string
 
 // Drift severities, least to most urgent.
@@ -52,10 +53,10 @@ type DriftAlert struct {
 	ConsoleURL string    `json:"console_url,omitempty"`
 }
 
-// EventType returns [EventDriftAlert].
-func (DriftAlert) EventType() EventType { return EventDriftAlert }
+func (DriftAlert) eventType() EventType { return EventDriftAlert }
 
-// AgentState is the lifecycle state of an agent.
+// AgentState is the lifecycle state of an agent. Values other than the
+// spec's three below are shown as they are.
 type AgentState string
 
 // The agent states of the spec.
@@ -76,13 +77,14 @@ type AgentStatusChanged struct {
 	ConsoleURL     string     `json:"console_url,omitempty"`
 }
 
-// EventType returns [EventAgentStatus].
-func (AgentStatusChanged) EventType() EventType { return EventAgentStatus }
+func (AgentStatusChanged) eventType() EventType { return EventAgentStatus }
 
-// TestMessage is the plain message the settings API's test endpoint sends.
+// TestMessage is the plain message the settings API's test endpoint
+// sends to one channel, and that a host may send with
+// [PlatformSender.Send] to check a channel. No channel subscribes to it:
+// [Dispatcher.Enqueue] refuses it.
 type TestMessage struct {
-	Text string
+	Text string `json:"text"`
 }
 
-// EventType returns [EventTest].
-func (TestMessage) EventType() EventType { return EventTest }
+func (TestMessage) eventType() EventType { return eventTest }

@@ -1,7 +1,6 @@
 package notify_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -9,25 +8,26 @@ import (
 	"strings"
 
 	"github.com/chatnotify/chatnotify/notify"
+	"github.com/chatnotify/chatnotify/notify/notifytest"
 	"github.com/chatnotify/chatnotify/store/memstore"
 )
 
 // The settings API mounted under /api, with an in-memory store, a bearer
-// token check standing in for the host's authentication, and a sender that
-// only prints. Secrets go in once and only ever come out masked.
+// token check standing in for the host's authentication, and a sender
+// delivering to a fake Slack. Secrets go in once and only ever come out
+// masked; the test notification names the host's product.
 func ExampleNewSettingsHandler() {
+	fake := notifytest.New()
+	defer fake.Close()
 	store := memstore.New()
-	sender := notify.SenderFunc(func(ctx context.Context, ch notify.Channel, ev notify.Event) (notify.Receipt, error) {
-		fmt.Printf("sender: %q to %s channel %s\n", ev.(notify.TestMessage).Text, ch.Type, ch.Config.ChannelID)
-		return notify.Receipt{}, nil
-	})
+	sender, _ := notify.NewSender(&notify.SenderOptions{SlackAPIURL: fake.SlackAPIURL()})
 	auth := func(r *http.Request) (notify.Caller, error) {
 		if r.Header.Get("Authorization") != "Bearer admin-token" {
 			return notify.Caller{}, notify.ErrUnauthenticated
 		}
 		return notify.Caller{OrgID: "acme", Admin: true}, nil
 	}
-	settings, err := notify.NewSettingsHandler(store, sender, auth, nil)
+	settings, err := notify.NewSettingsHandler(store, sender, auth, &notify.SettingsOptions{ProductName: "Acme Guard"})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -69,12 +69,14 @@ func ExampleNewSettingsHandler() {
 	var list struct{ Channels []json.RawMessage }
 	json.Unmarshal(w.Body.Bytes(), &list)
 	fmt.Println("list:", w.Code, len(list.Channels))
-	show(list.Channels[0])
 
 	var created struct{ ID string }
 	json.Unmarshal(list.Channels[0], &created)
 	w = do("POST", "/api/v1/settings/notifications/"+created.ID+"/test", "admin-token", "")
 	fmt.Print("test: ", w.Code, " ", w.Body.String())
+	for _, r := range fake.Requests() {
+		fmt.Printf("slack: %s to %s: %q\n", r.Method, r.Channel, r.Text)
+	}
 
 	w = do("GET", "/api/v1/settings/notifications", "wrong-token", "")
 	fmt.Print("no credentials: ", w.Code, " ", w.Body.String())
@@ -83,8 +85,7 @@ func ExampleNewSettingsHandler() {
 	// create: 201
 	// {"channel_type":"slack","config":{"bot_token":"xoxb-…MnOp","channel_id":"C0123456789"},"enabled":true,"events":["approval_request","drift_alert"],"name":"Security Alerts"}
 	// list: 200 1
-	// {"channel_type":"slack","config":{"bot_token":"xoxb-…MnOp","channel_id":"C0123456789"},"enabled":true,"events":["approval_request","drift_alert"],"name":"Security Alerts"}
-	// sender: "This is a test notification from ARXsec." to slack channel C0123456789
 	// test: 200 {"ok":true}
+	// slack: chat.postMessage to C0123456789: "This is a test notification from Acme Guard."
 	// no credentials: 401 {"error":"authentication required"}
 }

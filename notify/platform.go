@@ -12,18 +12,8 @@ import (
 
 	goteamsnotify "github.com/atc0005/go-teams-notify/v2"
 
-	"github.com/chatnotify/chatnotify/teams"
+	"github.com/chatnotify/chatnotify/approval"
 )
-
-// MessageUpdater is implemented by senders that can rewrite a message
-// they posted earlier, identified by its [Receipt]. [PlatformSender]
-// implements it for Slack channels with a bot token (chat.update); the
-// dispatcher uses it to show a decision on every copy of a request.
-type MessageUpdater interface {
-	// Update replaces the message rc in ch with ev rendered. It returns a
-	// *DeliveryError like [Sender.Send].
-	Update(ctx context.Context, ch Channel, rc Receipt, ev Event) error
-}
 
 // SenderOptions configures a [PlatformSender]. The zero value is usable:
 // it talks to the real Slack and Teams, and Teams cards carry only a
@@ -36,25 +26,28 @@ type SenderOptions struct {
 	// so that fanning out to many channels reuses connections.
 	HTTPClient *http.Client
 	// SlackAPIURL is the Slack Web API base URL, for tests and proxies.
-	// Defaults to DefaultSlackAPIURL.
+	// Defaults to "https://slack.com/api/".
 	SlackAPIURL string
-	// AllowLoopbackURLs also accepts webhook URLs on a loopback address
-	// (http or https), as [ValidateOptions.AllowLoopbackURLs] does. For
-	// tests and local sandboxes only. Defaults to false.
+	// AllowLoopbackURLs also accepts webhook URLs and Slack response_urls
+	// on a loopback address ("localhost", 127.0.0.0/8, ::1; http or
+	// https), for tests and local sandboxes only. It is the library's
+	// one loopback setting: the settings API given this sender validates
+	// channels with it too, and every refusal of a loopback URL says it
+	// is off. Defaults to false; never set it in production.
 	AllowLoopbackURLs bool
 	// PublicURL is the host's public base URL (such as
-	// "https://arx.example.com"), under which it mounts the Teams
-	// interaction handler at /v1/webhooks/teams/interactions. Together
-	// with Signer it puts Approve and Deny links on Teams cards. Defaults
-	// to "": the cards then say to decide in the console.
+	// "https://chat.example.com", or with the prefix the handlers are
+	// mounted under), under which it mounts the Teams interaction handler
+	// at approval.TeamsInteractionsPath. Together with Signer it puts
+	// Approve and Deny links on Teams cards. Defaults to "": the cards
+	// then say to decide in the console.
 	PublicURL string
-	// Signer signs the action tokens of the Teams Approve and Deny links.
-	// Defaults to nil (no links).
-	Signer *teams.Signer
-	// TokenTTL bounds the life of a Teams action token for a request
-	// without a deadline; a request with one gets tokens that expire with
-	// it. Defaults to 7 days.
-	TokenTTL time.Duration
+	// Signer signs the action tokens of the Teams Approve and Deny links:
+	// the host's approval.Signer, the one its Teams handler verifies
+	// with. A token names the request's organisation and expires with
+	// the request (never, for a request without a deadline). Defaults to
+	// nil (no links).
+	Signer *approval.Signer
 	// ConsoleURL returns a console link for an event that carries none
 	// (its ConsoleURL field is empty), or "". Defaults to nil.
 	ConsoleURL func(ev Event) string
@@ -67,9 +60,10 @@ type SenderOptions struct {
 	Logger *slog.Logger
 }
 
-// PlatformSender is the built-in [Sender]: it renders each event for the
-// channel's platform and sends it through the right transport, choosing
-// by the channel's configuration:
+// PlatformSender delivers to Slack and Teams, for the [Dispatcher] and
+// the settings API (hosts make one and give it to both). It renders each
+// event for the channel's platform and sends it through the right
+// transport, choosing by the channel's configuration:
 //
 //   - Slack with bot token and channel ID: chat.postMessage through the
 //     Web API (preferred when a webhook URL is also set). Approval
@@ -79,28 +73,32 @@ type SenderOptions struct {
 //     link.
 //   - Teams: the incoming webhook or Workflows URL, with an Adaptive Card.
 //
-// Webhook URLs are checked with [CheckWebhookURL] before every request.
-// Failures are returned as *[DeliveryError] with an actionable reason and
-// never contain a token or webhook URL. It also implements
-// [MessageUpdater]. A PlatformSender is safe for concurrent use.
+// The same sender also makes the Dispatcher's other jobs: it rewrites
+// Slack bot copies of a decided request with chat.update, sends Teams
+// channels a follow-up result card, and answers Slack clicks through
+// their response_url (https://hooks.slack.com/ only).
+//
+// Webhook URLs and response_urls are checked before every request, and
+// redirects are never followed. Failures are returned as *[DeliveryError]
+// with an actionable reason and never contain a token, a webhook URL or
+// a response_url. A PlatformSender is safe for concurrent use.
 type PlatformSender struct {
 	client    *http.Client
 	teams     *goteamsnotify.TeamsClient
 	slackAPI  string
-	validate  *ValidateOptions
+	loopback  bool
 	publicURL string
-	signer    *teams.Signer
-	tokenTTL  time.Duration
+	signer    *approval.Signer
 	console   func(Event) string
 	userAgent string
 	now       func() time.Time
 	log       *slog.Logger
 }
 
-var (
-	_ Sender         = (*PlatformSender)(nil)
-	_ MessageUpdater = (*PlatformSender)(nil)
-)
+var _ transport = (*PlatformSender)(nil)
+
+// defaultSlackAPIURL is the Slack Web API base URL.
+const defaultSlackAPIURL = "https://slack.com/api/"
 
 // NewSender returns a PlatformSender. opts may be nil. It returns an
 // error when SlackAPIURL or PublicURL is not an absolute http(s) URL.
@@ -112,16 +110,15 @@ func NewSender(opts *SenderOptions) (*PlatformSender, error) {
 	s := &PlatformSender{
 		client:    outboundClient(o.HTTPClient),
 		slackAPI:  o.SlackAPIURL,
-		validate:  &ValidateOptions{AllowLoopbackURLs: o.AllowLoopbackURLs},
+		loopback:  o.AllowLoopbackURLs,
 		signer:    o.Signer,
-		tokenTTL:  o.TokenTTL,
 		console:   o.ConsoleURL,
 		userAgent: o.UserAgent,
 		now:       o.Now,
 		log:       o.Logger,
 	}
 	if s.slackAPI == "" {
-		s.slackAPI = DefaultSlackAPIURL
+		s.slackAPI = defaultSlackAPIURL
 	}
 	if err := checkBaseURL(s.slackAPI); err != nil {
 		return nil, fmt.Errorf("notify: SlackAPIURL: %w", err)
@@ -134,9 +131,6 @@ func NewSender(opts *SenderOptions) (*PlatformSender, error) {
 			return nil, fmt.Errorf("notify: PublicURL: %w", err)
 		}
 		s.publicURL = strings.TrimRight(o.PublicURL, "/")
-	}
-	if s.tokenTTL <= 0 {
-		s.tokenTTL = 7 * 24 * time.Hour
 	}
 	if s.userAgent == "" {
 		s.userAgent = "chatnotify"
@@ -169,7 +163,11 @@ var errNotConfigured = &DeliveryError{
 	Permanent: true,
 }
 
-// Send implements [Sender].
+// Send posts ev to ch, rendered for the channel's platform, and returns
+// where it landed. It makes one attempt: retries, rate limits and the
+// recording of copies are the [Dispatcher]'s. Hosts call it for a
+// synchronous one-off, such as checking a channel with a [TestMessage];
+// the error is a *[DeliveryError].
 func (s *PlatformSender) Send(ctx context.Context, ch Channel, ev Event) (Receipt, error) {
 	if ev == nil {
 		return Receipt{}, &DeliveryError{Reason: "nothing to send", Code: "no_event", Permanent: true}
@@ -187,31 +185,50 @@ func (s *PlatformSender) Send(ctx context.Context, ch Channel, ev Event) (Receip
 		rc, err = s.slackWebhookSend(ctx, ch, renderSlack(ev, slackRender{console: s.consoleLink(ev)}))
 	case ch.Type == Teams && ch.Config.WebhookURL != "":
 		via = "teams_webhook"
-		rc, err = s.teamsSend(ctx, ch, ev)
+		var body []byte
+		if body, err = renderTeams(ev, s.teamsOptions(ch, ev)); err != nil {
+			err = errTeamsTooLarge
+		} else {
+			err = s.teamsSend(ctx, ch, body)
+		}
 	default:
 		err = errNotConfigured
 	}
-	s.logRequest(ctx, "send", ch, ev, via, start, err)
+	s.logRequest(ctx, "post", ch, ev.eventType(), via, start, err)
 	return rc, err
 }
 
-// Update implements [MessageUpdater] for Slack channels with a bot token:
-// it rewrites the message rc with chat.update (an [ApprovalDecided]
-// becomes the result, without buttons). Any other channel, or a receipt
-// without a message timestamp, returns a permanent *DeliveryError with
-// Code "not_editable": webhook messages cannot be edited.
-func (s *PlatformSender) Update(ctx context.Context, ch Channel, rc Receipt, ev Event) error {
-	if ev == nil {
-		return &DeliveryError{Reason: "nothing to send", Code: "no_event", Permanent: true}
-	}
-	if ch.Type != Slack || !ch.UsesBot() || rc.SlackTS == "" {
-		return &DeliveryError{Reason: "the message was not posted with a bot token, so it cannot be edited", Code: "not_editable", Permanent: true}
-	}
+// showDecision implements [transport]: a Slack message posted with a bot
+// token is rewritten with chat.update to the request's result, without
+// buttons; a Teams channel gets a follow-up result card, since cards
+// sent through webhooks cannot be edited. Any other copy (a Slack
+// webhook message, or a channel whose bot token has since been removed)
+// returns a permanent *DeliveryError with Code "not_editable".
+func (s *PlatformSender) showDecision(ctx context.Context, ch Channel, p Post, r approval.Request) error {
 	start := s.now()
-	err := s.slackBotUpdate(ctx, ch, rc, renderSlack(ev, slackRender{interactive: true, console: s.consoleLink(ev)}))
-	s.logRequest(ctx, "update", ch, ev, "slack_bot", start, err)
+	var err error
+	via := ""
+	switch {
+	case ch.Type == Slack && ch.UsesBot() && p.Receipt.SlackTS != "":
+		via = "slack_bot"
+		err = s.slackBotUpdate(ctx, ch, p.Receipt, slackReplacement(r))
+	case ch.Type == Teams && ch.Config.WebhookURL != "":
+		via = "teams_webhook"
+		var body []byte
+		if body, err = teamsFollowUp(r); err != nil {
+			err = errTeamsTooLarge
+		} else {
+			err = s.teamsSend(ctx, ch, body)
+		}
+	default:
+		err = &DeliveryError{Reason: "the message was not posted with a bot token, so it cannot be edited", Code: "not_editable", Permanent: true}
+	}
+	s.logRequest(ctx, "show_decision", ch, EventApprovalRequest, via, start, err)
 	return err
 }
+
+// allowLoopback implements [transport].
+func (s *PlatformSender) allowLoopback() bool { return s.loopback }
 
 // consoleLink returns the checked console link for ev, or "".
 func (s *PlatformSender) consoleLink(ev Event) string {
@@ -222,13 +239,13 @@ func (s *PlatformSender) consoleLink(ev Event) string {
 	return safeLink(u)
 }
 
-func (s *PlatformSender) logRequest(ctx context.Context, op string, ch Channel, ev Event, via string, start time.Time, err error) {
+func (s *PlatformSender) logRequest(ctx context.Context, op string, ch Channel, ev EventType, via string, start time.Time, err error) {
 	attrs := []slog.Attr{
 		slog.String("op", op),
 		slog.String("channel_id", ch.ID),
 		slog.String("channel_type", string(ch.Type)),
 		slog.String("via", via),
-		slog.String("event", string(ev.EventType())),
+		slog.String("event", string(ev)),
 		slog.Duration("took", s.now().Sub(start)),
 	}
 	if err != nil {

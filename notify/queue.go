@@ -1,180 +1,199 @@
 package notify
 
 import (
-	"context"
-	"errors"
-	"fmt"
-	"slices"
-
-	"github.com/chatnotify/chatnotify/approval"
+	"sync"
+	"time"
 )
 
-// job is one unit of queued work: an event to dispatch, or a decided
-// request whose copies to update.
-type job struct {
-	orgID   string
-	ev      Event
-	decided *approval.Request
+// queue is the Dispatcher's in-memory job queue. Jobs wait per
+// destination (see [job.destination]), first in, first out; a
+// destination runs one job at a time, including while that job waits to
+// be retried, so its jobs keep their order and a slow or failing
+// destination holds back only its own. Workers take the jobs of the
+// destinations that are ready in turn. A job waiting for its retry holds
+// no worker.
+//
+// It is the seam a durable queue replaces: push is an insert (of several
+// jobs at once, atomically), run is one try of one job, and a retry is a
+// job scheduled again after a wait.
+type queue struct {
+	workers int
+	limit   int // jobs waiting, beyond which callers get ErrQueueFull
+	run     func(*job) (wait time.Duration, retry bool)
+	sleep   func(time.Duration) error // the Dispatcher's Sleep under its base context
+
+	mu      sync.Mutex
+	changed *sync.Cond // for workers: a destination became ready, or the queue may be done
+	idle    *sync.Cond // for waitIdle: no job is left
+	dests   map[string]*dest
+	ready   []*dest // destinations with a waiting job and no job running
+	waiting int     // jobs in the destinations' lists
+	live    int     // jobs accepted and not finished
+	started bool
+	closed  bool
+	exited  sync.WaitGroup // the workers
+	done    chan struct{}  // closed when the workers have exited after close
 }
 
-// Enqueue queues ev for delivery to orgID's channels in the background,
-// as Dispatch would, and returns at once. Results go to OnDelivery and
-// the logger. It returns ErrQueueFull when QueueSize jobs are already
-// waiting (the event is not queued: nothing is ever dropped silently),
-// ErrClosed after Close, and the errors of Dispatch for an event it
-// cannot take. The first call starts the queue's workers; Close stops
-// them.
-func (d *Dispatcher) Enqueue(orgID string, ev Event) error {
-	if err := checkEvent(orgID, ev); err != nil {
-		return err
+// dest is one destination's jobs.
+type dest struct {
+	key   string
+	jobs  []*job
+	busy  bool // one of its jobs is running or waiting for a retry
+	ready bool // in queue.ready
+}
+
+func (q *queue) init(workers, limit int, run func(*job) (time.Duration, bool), sleep func(time.Duration) error) {
+	q.workers, q.limit, q.run, q.sleep = workers, limit, run, sleep
+	q.changed = sync.NewCond(&q.mu)
+	q.idle = sync.NewCond(&q.mu)
+	q.dests = make(map[string]*dest)
+	q.done = make(chan struct{})
+}
+
+// push queues jobs, all or none. A caller's push (expand false) is
+// refused with ErrClosed after close and ErrQueueFull when the waiting
+// jobs would exceed the limit; the jobs that already accepted work
+// expands into (expand true) are always taken. The first push starts
+// the workers.
+func (q *queue) push(expand bool, jobs ...*job) error {
+	if len(jobs) == 0 {
+		return nil
 	}
-	return d.push(job{orgID: orgID, ev: ev})
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !expand {
+		switch {
+		case q.closed:
+			return ErrClosed
+		case q.waiting+len(jobs) > q.limit:
+			return ErrQueueFull
+		}
+	}
+	if !q.started {
+		q.started = true
+		for range q.workers {
+			q.exited.Go(q.work)
+		}
+	}
+	for _, j := range jobs {
+		key := j.destination()
+		d := q.dests[key]
+		if d == nil {
+			d = &dest{key: key}
+			q.dests[key] = d
+		}
+		d.jobs = append(d.jobs, j)
+		q.waiting++
+		q.live++
+		q.markReady(d)
+	}
+	return nil
 }
 
-// Decided brings every copy of the decided request r up to date in the
-// background; see [Dispatcher.UpdatePosts]. Its signature fits
-// approval.Options.OnDecided, which hosts set to it:
-//
-//	svc, _ := approval.NewService(store, store, &approval.Options{OnDecided: d.Decided})
-//
-// It returns at once. When the queue is full or closed the update is not
-// made, and that is logged at error level. ctx is not used for the
-// background work, which outlives the reviewer's request.
-func (d *Dispatcher) Decided(ctx context.Context, r approval.Request) {
-	if r.Status == approval.StatusPending || r.ID == "" {
+// markReady puts d in the ready list if it has a job to run and none
+// running. The caller holds q.mu.
+func (q *queue) markReady(d *dest) {
+	if d.busy || d.ready || len(d.jobs) == 0 {
 		return
 	}
-	if err := d.push(job{orgID: r.OrgID, decided: &r}); err != nil {
-		d.o.Logger.ErrorContext(ctx, "notify: could not queue the update of an approval request's messages; they will keep showing buttons",
-			"approval_id", r.ID, "org_id", r.OrgID, "status", r.Status, "err", err)
-	}
+	d.ready = true
+	q.ready = append(q.ready, d)
+	q.changed.Signal()
 }
 
-func (d *Dispatcher) push(j job) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.closed {
-		return ErrClosed
-	}
-	if !d.started {
-		d.started = true
-		for range d.o.QueueWorkers {
-			d.workers.Go(d.work)
+// next returns the next job to run, marking its destination busy, or
+// false once the queue is closed and every job has finished.
+func (q *queue) next() (*job, *dest, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for len(q.ready) == 0 {
+		if q.closed && q.live == 0 {
+			return nil, nil, false
 		}
+		q.changed.Wait()
 	}
-	select {
-	case d.queue <- j:
-		return nil
-	default:
-		return ErrQueueFull
-	}
+	d := q.ready[0]
+	q.ready[0] = nil // let the backing arrays forget what has left them
+	q.ready = q.ready[1:]
+	d.ready, d.busy = false, true
+	j := d.jobs[0]
+	d.jobs[0] = nil
+	d.jobs = d.jobs[1:]
+	q.waiting--
+	return j, d, true
 }
 
-// work runs queued jobs until the queue is closed and empty.
-func (d *Dispatcher) work() {
-	for j := range d.queue {
-		ctx := d.base
-		if j.decided != nil {
-			if _, err := d.UpdatePosts(ctx, *j.decided); err != nil {
-				d.o.Logger.ErrorContext(ctx, "notify: could not update an approval request's messages",
-					"approval_id", j.decided.ID, "org_id", j.orgID, "err", err)
-			}
+// work runs jobs until the queue is closed and every job has finished.
+func (q *queue) work() {
+	for {
+		j, d, ok := q.next()
+		if !ok {
+			return
+		}
+		wait, retry := q.run(j)
+		if !retry {
+			q.finished(d)
 			continue
 		}
-		if _, err := d.Dispatch(ctx, j.orgID, j.ev); err != nil {
-			d.o.Logger.ErrorContext(ctx, "notify: queued event could not be dispatched",
-				"org_id", j.orgID, "event", j.ev.EventType(), "approval_id", approvalID(j.ev), "err", err)
-		}
+		// The job keeps its destination busy while it waits, but not the
+		// worker.
+		q.exited.Go(func() {
+			_ = q.sleep(wait) // cut short by Close: the job's next try sees the context and reports
+			q.retry(j, d)
+		})
 	}
 }
 
-// Close stops accepting jobs (Enqueue returns ErrClosed from then on)
-// and waits for the queued and in-flight ones to finish. If ctx ends
-// first, it cancels them (each unfinished delivery is reported as
-// cancelled through OnDelivery and the logger) and returns ctx.Err().
-// Close is safe to call more than once.
-func (d *Dispatcher) Close(ctx context.Context) error {
-	d.mu.Lock()
-	if !d.closed {
-		d.closed = true
-		close(d.queue)
+// retry puts j back at the head of its destination, to run next.
+func (q *queue) retry(j *job, d *dest) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	d.jobs = append([]*job{j}, d.jobs...)
+	d.busy = false
+	q.waiting++
+	q.markReady(d)
+}
+
+// finished ends the running job of d.
+func (q *queue) finished(d *dest) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	d.busy = false
+	q.live--
+	if len(d.jobs) == 0 {
+		delete(q.dests, d.key)
+	} else {
+		q.markReady(d)
 	}
-	d.mu.Unlock()
-	done := make(chan struct{})
-	go func() {
-		d.workers.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		d.cancel()
-		return nil
-	case <-ctx.Done():
-		d.cancel()
-		return ctx.Err()
+	if q.live == 0 {
+		q.changed.Broadcast()
+		q.idle.Broadcast()
 	}
 }
 
-// QueueLen returns how many jobs are waiting in the queue (not counting
-// those being worked on).
-func (d *Dispatcher) QueueLen() int { return len(d.queue) }
+// close stops callers' pushes and returns a channel closed once every
+// accepted job (and every job it leads to) has finished and the workers
+// have exited.
+func (q *queue) close() <-chan struct{} {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !q.closed {
+		q.closed = true
+		q.changed.Broadcast()
+		go func() {
+			q.exited.Wait()
+			close(q.done)
+		}()
+	}
+	return q.done
+}
 
-// errNoPosts is returned by UpdatePosts without a PostStore.
-var errNoPosts = errors.New("notify: the dispatcher has no PostStore, so it cannot find the copies of a request")
-
-// UpdatePosts shows the decision on r on every copy of it recorded in
-// the PostStore, and returns one [Result] per copy it acted on:
-//
-//   - a Slack message posted with a bot token is rewritten in place with
-//     chat.update (through a Sender that implements [MessageUpdater]):
-//     the result replaces the buttons;
-//   - a Teams channel gets a short follow-up result card, since cards
-//     sent through webhooks cannot be edited (unless the channel has
-//     since been disabled);
-//   - a Slack message posted through an incoming webhook cannot be
-//     edited at all, and is left as it is.
-//
-// Copies whose channel has since been deleted are skipped, and so is,
-// once, a copy the dispatcher has already brought up to date right after
-// recording it (see [DispatcherOptions.Approvals]). Each update is rate
-// limited and retried like a delivery. Decided calls it in the
-// background; hosts may call it directly.
-func (d *Dispatcher) UpdatePosts(ctx context.Context, r approval.Request) ([]Result, error) {
-	if d.o.Posts == nil {
-		return nil, errNoPosts
+// waitIdle returns once no job is left (for tests).
+func (q *queue) waitIdle() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for q.live > 0 {
+		q.idle.Wait()
 	}
-	posts, err := d.o.Posts.ListPosts(ctx, r.ID)
-	if err != nil {
-		return nil, fmt.Errorf("notify: listing posts: %w", err)
-	}
-	ev := ApprovalDecided{Request: r}
-	type task struct {
-		ch Channel
-		p  Post
-	}
-	var tasks []task
-	for _, p := range posts {
-		if r.OrgID != "" && p.OrgID != r.OrgID {
-			continue
-		}
-		ch, err := d.channels.GetChannel(ctx, p.OrgID, p.ChannelID)
-		if errors.Is(err, ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("notify: reading channel: %w", err)
-		}
-		if ch.OrgID == "" {
-			ch.OrgID = p.OrgID
-		}
-		if d.updatable(ch, p) {
-			tasks = append(tasks, task{ch, p})
-		}
-	}
-	// Only now that nothing can fail: a copy taken over from catchUp
-	// must be updated here.
-	tasks = slices.DeleteFunc(tasks, func(t task) bool { return !d.copies.visit(t.p) })
-	return d.fanOut(ctx, len(tasks), func(i int) Result {
-		return d.updateCopy(ctx, tasks[i].ch, tasks[i].p, ev)
-	}), nil
 }

@@ -10,12 +10,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/chatnotify/chatnotify/approval"
 	"github.com/chatnotify/chatnotify/notify"
 	"github.com/chatnotify/chatnotify/store/memstore"
 )
 
-// gate is a Sender that blocks every send until released (or its context
-// ends), and tells when a send starts.
+// gate is a test sender that blocks every post until released (or its
+// context ends), and tells when a post starts.
 type gate struct {
 	started chan struct{}
 	release chan struct{}
@@ -26,15 +27,17 @@ func newGate() *gate {
 	return &gate{started: make(chan struct{}, 1000), release: make(chan struct{})}
 }
 
-func (g *gate) Send(ctx context.Context, ch notify.Channel, ev notify.Event) (notify.Receipt, error) {
-	g.started <- struct{}{}
-	select {
-	case <-g.release:
-		g.sent.Add(1)
-		return notify.Receipt{}, nil
-	case <-ctx.Done():
-		return notify.Receipt{}, ctx.Err()
-	}
+func (g *gate) sender() notify.TestSender {
+	return notify.TestSender{Post: func(ctx context.Context, ch notify.Channel, ev notify.Event) (notify.Receipt, error) {
+		g.started <- struct{}{}
+		select {
+		case <-g.release:
+			g.sent.Add(1)
+			return notify.Receipt{}, nil
+		case <-ctx.Done():
+			return notify.Receipt{}, ctx.Err()
+		}
+	}}
 }
 
 func queueStore(t *testing.T) *memstore.Store {
@@ -60,7 +63,7 @@ func TestQueue(t *testing.T) {
 	t.Run("the constructor starts no goroutine", func(t *testing.T) {
 		st := queueStore(t)
 		before := runtime.NumGoroutine()
-		d, err := notify.NewDispatcher(st, newGate(), nil)
+		d, err := notify.NewTestDispatcher(st, newGate().sender(), nil)
 		require.NoError(t, err)
 		assert.Equal(t, before, runtime.NumGoroutine())
 		require.NoError(t, d.Close(t.Context()))
@@ -69,21 +72,38 @@ func TestQueue(t *testing.T) {
 	t.Run("a full queue is an error, never a silent drop", func(t *testing.T) {
 		g := newGate()
 		var got results
-		d, err := notify.NewDispatcher(queueStore(t), g, &notify.DispatcherOptions{
-			QueueSize: 2, QueueWorkers: 1, DisableRateLimit: true, OnDelivery: got.add,
+		d, err := notify.NewTestDispatcher(queueStore(t), g.sender(), &notify.DispatcherOptions{
+			QueueSize: 2, Workers: 1, DisableRateLimit: true, OnDelivery: got.add,
 		})
 		require.NoError(t, err)
 		require.NoError(t, d.Enqueue("org-1", ev))
-		<-g.started // the worker holds job 1
+		<-g.started // the worker holds the first post
 		require.NoError(t, d.Enqueue("org-1", ev))
 		require.NoError(t, d.Enqueue("org-1", ev))
-		assert.Equal(t, 2, d.QueueLen())
+		assert.Equal(t, 2, notify.QueueLen(d))
 		assert.ErrorIs(t, d.Enqueue("org-1", ev), notify.ErrQueueFull)
 		close(g.release)
 		require.NoError(t, d.Close(t.Context()))
-		assert.Equal(t, int32(3), g.sent.Load(), "every accepted job was delivered")
+		assert.Equal(t, int32(3), g.sent.Load(), "every accepted event was delivered")
 		assert.Len(t, got.get(), 3)
 		assert.ErrorIs(t, d.Enqueue("org-1", ev), notify.ErrClosed)
+	})
+
+	t.Run("a full queue is logged by FollowUp, which has no error to return", func(t *testing.T) {
+		g := newGate()
+		f := newFakes(t)
+		d, err := notify.NewTestDispatcher(queueStore(t), g.sender(), &notify.DispatcherOptions{
+			QueueSize: 1, Workers: 1, DisableRateLimit: true, Posts: memstore.New(), Logger: debugLogger(f.log),
+		})
+		require.NoError(t, err)
+		require.NoError(t, d.Enqueue("org-1", ev))
+		<-g.started
+		require.NoError(t, d.Enqueue("org-1", ev))
+		d.FollowUp(t.Context(), approval.FollowUp{Request: approval.Request{ID: "q", OrgID: "org-1", Status: approval.StatusApproved}, Decided: true})
+		assert.Contains(t, f.log.String(), "could not queue the follow-up")
+		assert.Contains(t, f.log.String(), `"approval_id":"q"`)
+		close(g.release)
+		require.NoError(t, d.Close(t.Context()))
 	})
 
 	t.Run("Close drains queued and in-flight work", func(t *testing.T) {
@@ -91,12 +111,12 @@ func TestQueue(t *testing.T) {
 		st := memstore.New()
 		for _, name := range []string{"a", "b", "c"} {
 			ch := f.hookChannel()
-			ch.Name, ch.Config.WebhookURL = name, f.slack.WebhookURL(name)
+			ch.Name, ch.Config.WebhookURL = name, f.srv.SlackWebhookURL(name)
 			seedChannel(t, st, "org-1", ch)
 		}
 		var got results
 		d, err := notify.NewDispatcher(st, f.sender(t, nil), &notify.DispatcherOptions{
-			QueueSize: 100, QueueWorkers: 3, DisableRateLimit: true, OnDelivery: got.add,
+			QueueSize: 100, Workers: 3, DisableRateLimit: true, OnDelivery: got.add,
 		})
 		require.NoError(t, err)
 		for range 50 {
@@ -104,7 +124,7 @@ func TestQueue(t *testing.T) {
 		}
 		require.NoError(t, d.Close(t.Context()))
 		assert.Len(t, got.get(), 150)
-		assert.Equal(t, 150, f.slack.Count("webhook"))
+		assert.Equal(t, 150, f.count("webhook"))
 		for _, r := range got.get() {
 			assert.True(t, r.OK)
 		}
@@ -114,8 +134,8 @@ func TestQueue(t *testing.T) {
 	t.Run("Close with a deadline cancels what is left and reports it", func(t *testing.T) {
 		g := newGate()
 		var got results
-		d, err := notify.NewDispatcher(queueStore(t), g, &notify.DispatcherOptions{
-			QueueSize: 10, QueueWorkers: 1, DisableRateLimit: true, OnDelivery: got.add,
+		d, err := notify.NewTestDispatcher(queueStore(t), g.sender(), &notify.DispatcherOptions{
+			QueueSize: 10, Workers: 1, DisableRateLimit: true, OnDelivery: got.add,
 		})
 		require.NoError(t, err)
 		for range 5 {
@@ -138,14 +158,13 @@ func TestQueue(t *testing.T) {
 		f := newFakes(t)
 		st := memstore.New()
 		seedChannel(t, st, "org-1", f.hookChannel())
-		d, err := notify.NewDispatcher(st, f.sender(t, nil), &notify.DispatcherOptions{QueueWorkers: 4, DisableRateLimit: true})
+		d, err := notify.NewDispatcher(st, f.sender(t, nil), &notify.DispatcherOptions{Workers: 4, DisableRateLimit: true})
 		require.NoError(t, err)
 		for range 10 {
 			require.NoError(t, d.Enqueue("org-1", ev))
 		}
 		require.NoError(t, d.Close(t.Context()))
-		f.slack.Close()
-		f.teams.Close()
+		f.srv.Close()
 		settle(t, func() bool { return runtime.NumGoroutine() <= before })
 	})
 }

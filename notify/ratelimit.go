@@ -15,17 +15,17 @@ type Rate struct {
 	Per time.Duration
 }
 
-// DefaultSlackRates returns the default limit per Slack channel. It
+// defaultSlackRates returns the default limit per Slack channel. It
 // follows Slack's "one message per second per channel, short bursts
 // allowed": up to 3 at once, 3 per 3 seconds.
-func DefaultSlackRates() []Rate { return []Rate{{N: 3, Per: 3 * time.Second}} }
+func defaultSlackRates() []Rate { return []Rate{{N: 3, Per: 3 * time.Second}} }
 
-// DefaultTeamsRates returns the default limit per Teams webhook. It
+// defaultTeamsRates returns the default limit per Teams webhook. It
 // follows the short-term limits documented for Teams incoming webhooks: 4
 // per second and 60 per 30 seconds. The hourly and daily limits are left
 // to the platform (its throttling answers are retried) rather than
 // holding messages back for hours.
-func DefaultTeamsRates() []Rate {
+func defaultTeamsRates() []Rate {
 	return []Rate{{N: 4, Per: time.Second}, {N: 60, Per: 30 * time.Second}}
 }
 

@@ -7,6 +7,9 @@ import (
 	"github.com/stretchr/testify/assert"
 )
 
+// epoch is 1700000000 in Unix time.
+var epoch = time.Unix(1700000000, 0).UTC()
+
 func TestLimiter(t *testing.T) {
 	s := time.Second
 	t.Run("reservations are spaced by every window", func(t *testing.T) {
@@ -14,7 +17,7 @@ func TestLimiter(t *testing.T) {
 		rates := []Rate{{N: 2, Per: s}, {N: 3, Per: 10 * s}}
 		var got []time.Duration
 		for range 5 {
-			got = append(got, l.reserve("k", rates, t0).Sub(t0))
+			got = append(got, l.reserve("k", rates, epoch).Sub(epoch))
 		}
 		// 2 per second allows 0,0,1s,1s,2s; 3 per 10 s holds the 4th and
 		// 5th back to 10 s.
@@ -23,27 +26,27 @@ func TestLimiter(t *testing.T) {
 	t.Run("time passing frees the window", func(t *testing.T) {
 		l := newLimiter()
 		rates := []Rate{{N: 1, Per: s}}
-		assert.Equal(t, t0, l.reserve("k", rates, t0))
-		assert.Equal(t, t0.Add(5*s), l.reserve("k", rates, t0.Add(5*s)))
+		assert.Equal(t, epoch, l.reserve("k", rates, epoch))
+		assert.Equal(t, epoch.Add(5*s), l.reserve("k", rates, epoch.Add(5*s)))
 	})
 	t.Run("block holds the key back, and only it", func(t *testing.T) {
 		l := newLimiter()
 		rates := []Rate{{N: 10, Per: s}}
-		l.block("k", t0.Add(20*s))
-		assert.Equal(t, t0.Add(20*s), l.reserve("k", rates, t0))
-		assert.Equal(t, t0, l.reserve("other", rates, t0))
-		l.block("k", t0.Add(5*s))
-		assert.Equal(t, t0.Add(20*s), l.reserve("k", rates, t0), "an earlier block does not shorten a later one")
+		l.block("k", epoch.Add(20*s))
+		assert.Equal(t, epoch.Add(20*s), l.reserve("k", rates, epoch))
+		assert.Equal(t, epoch, l.reserve("other", rates, epoch))
+		l.block("k", epoch.Add(5*s))
+		assert.Equal(t, epoch.Add(20*s), l.reserve("k", rates, epoch), "an earlier block does not shorten a later one")
 	})
 	t.Run("a key first seen by block still gets its rate", func(t *testing.T) {
 		// A 429 can arrive for a key pruned while its request was in
 		// flight: block then meets the key before reserve does.
 		l := newLimiter()
 		rates := []Rate{{N: 1, Per: s}}
-		l.block("k", t0.Add(5*s))
+		l.block("k", epoch.Add(5*s))
 		var got []time.Duration
 		for range 3 {
-			got = append(got, l.reserve("k", rates, t0).Sub(t0))
+			got = append(got, l.reserve("k", rates, epoch).Sub(epoch))
 		}
 		assert.Equal(t, []time.Duration{5 * s, 6 * s, 7 * s}, got)
 	})
@@ -51,10 +54,10 @@ func TestLimiter(t *testing.T) {
 		l := newLimiter()
 		rates := []Rate{{N: 1, Per: s}}
 		for i := range 1023 {
-			l.reserve(string(rune('a'+i%26))+string(rune(i)), rates, t0)
+			l.reserve(string(rune('a'+i%26))+string(rune(i)), rates, epoch)
 		}
 		assert.Equal(t, 1023, l.size())
-		l.reserve("late", rates, t0.Add(time.Hour)) // the 1024th call prunes
+		l.reserve("late", rates, epoch.Add(time.Hour)) // the 1024th call prunes
 		assert.LessOrEqual(t, l.size(), 1)
 	})
 	t.Run("keys never hold a webhook URL", func(t *testing.T) {

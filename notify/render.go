@@ -2,12 +2,13 @@ package notify
 
 import (
 	"net/url"
+	"strconv"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/chatnotify/chatnotify/approval"
+	"github.com/chatnotify/chatnotify/internal/chattext"
 )
 
 // tone is how urgent something looks on both platforms: a word, a Slack
@@ -98,33 +99,16 @@ func capitalize(s string) string {
 	return string(unicode.ToUpper(r)) + s[n:]
 }
 
-// cleanText makes user text safe to measure and show: valid UTF-8, no
-// control characters except newlines and tabs (a tab becomes a space).
-func cleanText(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r == '\n':
-			return r
-		case r == '\t':
-			return ' '
-		case r == '\r':
-			return -1
-		case unicode.IsControl(r):
-			return -1
-		}
-		return r
-	}, s)
-}
+// cleanText and oneLine are the one cleaning of user text, shared with
+// approval's answers to clicks (internal/chattext).
+func cleanText(s string) string { return chattext.Clean(s) }
 
-// oneLine is cleanText with newlines folded into spaces and surrounding
-// space trimmed, for headers, titles and fact values.
-func oneLine(s string) string {
-	return strings.TrimSpace(strings.ReplaceAll(cleanText(s), "\n", " "))
-}
+func oneLine(s string) string { return chattext.OneLine(s) }
 
 // cut shortens s to at most n characters (runes), ending with "…" when it
-// had to cut. n < 1 yields "".
+// had to cut. n < 1 yields "". It is the one cut of Teams texts (which
+// are cut before [teams.EscapeMarkdown], so an escape is never split);
+// Slack texts are cut by [slackmsg.Escape], after escaping.
 func cut(s string, n int) string {
 	if n < 1 {
 		return ""
@@ -143,16 +127,40 @@ func cut(s string, n int) string {
 	return s[:i] + "…"
 }
 
-// maxLinkLength is the longest console link put in a message (Slack's
-// button URL limit).
-const maxLinkLength = 3000
+// emptyTestText replaces a test message with nothing to show: Slack
+// refuses an empty message (no_text).
+const emptyTestText = "This is a test notification."
+
+// testText is the text of a test message: s cleaned, or emptyTestText
+// when nothing visible is left.
+func testText(s string) string {
+	s = strings.TrimSpace(cleanText(s))
+	if s == "" {
+		return emptyTestText
+	}
+	return s
+}
+
+// riskText is a request's risk as every message shows it: the score, then
+// the level in parentheses, "82 (high)".
+func riskText(r approval.Request) string {
+	return strconv.Itoa(r.RiskScore) + " (" + r.RiskLevel() + ")"
+}
+
+// maxLinkLength is the longest console link put in a message, in bytes:
+// Slack's button URL limit (3,000 characters; a byte count is never
+// smaller), the strictest of both platforms.
+const maxLinkLength = slackMaxButtonURL
 
 // safeLink returns raw if it is an absolute http(s) URL fit to be a link
-// in a chat message, and "" otherwise, so a bad link is dropped rather
-// than making the platform reject the whole message.
+// in a chat message (at most maxLinkLength bytes of valid UTF-8, without
+// space, control or invisible characters, nor '<', '>', '|' or '"' that
+// would end a Slack link), and "" otherwise, so a bad link is dropped
+// rather than making the platform reject the whole message.
 func safeLink(raw string) string {
 	raw = strings.TrimSpace(raw)
-	if raw == "" || len(raw) > maxLinkLength || strings.ContainsAny(raw, " \t\r\n<>|\"") {
+	if raw == "" || len(raw) > maxLinkLength || !utf8.ValidString(raw) || strings.ContainsAny(raw, "<>|\"") ||
+		strings.ContainsFunc(raw, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) || chattext.Invisible(r) }) {
 		return ""
 	}
 	u, err := url.Parse(raw)
@@ -164,28 +172,19 @@ func safeLink(raw string) string {
 
 // eventConsoleURL returns the console link the event itself carries.
 func eventConsoleURL(ev Event) string {
-	switch e := ev.(type) {
+	switch e := deref(ev).(type) {
 	case ApprovalRequested:
-		return e.Request.ConsoleURL
-	case *ApprovalRequested:
 		return e.Request.ConsoleURL
 	case DriftAlert:
 		return e.ConsoleURL
-	case *DriftAlert:
-		return e.ConsoleURL
 	case AgentStatusChanged:
 		return e.ConsoleURL
-	case *AgentStatusChanged:
-		return e.ConsoleURL
-	case ApprovalDecided:
-		return e.Request.ConsoleURL
-	case *ApprovalDecided:
-		return e.Request.ConsoleURL
 	}
 	return ""
 }
 
-// deref turns pointer events into values so renderers switch on one form.
+// deref turns pointer events into values so renderers switch on one form
+// (a nil pointer stays as it is, and renders as an unknown event).
 func deref(ev Event) Event {
 	switch e := ev.(type) {
 	case *ApprovalRequested:
@@ -204,15 +203,6 @@ func deref(ev Event) Event {
 		if e != nil {
 			return *e
 		}
-	case *ApprovalDecided:
-		if e != nil {
-			return *e
-		}
 	}
 	return ev
-}
-
-// plainTime is the fallback text of a time: "2023-11-14 22:13 UTC".
-func plainTime(t time.Time) string {
-	return t.UTC().Format("2006-01-02 15:04 UTC")
 }

@@ -14,6 +14,8 @@ const maskMark = "…"
 // forms: a bot token keeps its "xoxb-" prefix and last four characters
 // ("xoxb-…a1b2"), a webhook URL keeps only its scheme and host
 // ("https://hooks.slack.com/…"). ChannelID is not a secret and is kept.
+// The settings API shows channels this way; a host listing channels in
+// its own interface should too.
 func (c ChannelConfig) Masked() ChannelConfig {
 	c.BotToken = maskToken(c.BotToken)
 	c.WebhookURL = maskURL(c.WebhookURL)
@@ -50,6 +52,6 @@ func maskURL(raw string) string {
 	return u.Scheme + "://" + u.Host + "/" + maskMark
 }
 
-// IsMasked reports whether s looks like a secret masked by
+// isMasked reports whether s looks like a secret masked by
 // [ChannelConfig.Masked], such as a masked value a client sent back.
-func IsMasked(s string) bool { return strings.Contains(s, maskMark) }
+func isMasked(s string) bool { return strings.Contains(s, maskMark) }

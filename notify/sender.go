@@ -4,22 +4,28 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/chatnotify/chatnotify/approval"
 )
 
-// Sender delivers one event to one channel. Implementations must be safe
-// for concurrent use and must honour ctx. On failure they should return a
-// *[DeliveryError], whose Reason is shown to admins as is; other errors
-// are shown as a generic failure and only logged.
-type Sender interface {
+// transport is what the [Dispatcher] and the settings API deliver
+// through: one method per kind of job. [PlatformSender] is the one
+// implementation; behind it, each platform's sender and renderer (Slack
+// in slack*.go, Teams in teams*.go) are one file set, so another
+// platform would be one more. Tests substitute their own transports
+// (export_test.go). Every method honours ctx and returns a
+// *[DeliveryError] on failure.
+type transport interface {
+	// Send posts ev to ch.
 	Send(ctx context.Context, ch Channel, ev Event) (Receipt, error)
-}
-
-// SenderFunc adapts a function to a [Sender].
-type SenderFunc func(ctx context.Context, ch Channel, ev Event) (Receipt, error)
-
-// Send calls f(ctx, ch, ev).
-func (f SenderFunc) Send(ctx context.Context, ch Channel, ev Event) (Receipt, error) {
-	return f(ctx, ch, ev)
+	// showDecision brings the copy p of a request, posted to ch, up to
+	// date with the decided request r: a chat.update of a Slack bot
+	// message, a follow-up card on Teams.
+	showDecision(ctx context.Context, ch Channel, p Post, r approval.Request) error
+	// respond posts m to a Slack response_url.
+	respond(ctx context.Context, responseURL string, m slackResponse) error
+	// allowLoopback is the URL policy of SenderOptions.AllowLoopbackURLs.
+	allowLoopback() bool
 }
 
 // Receipt says where a delivered message landed, as far as the platform
@@ -31,9 +37,10 @@ type Receipt struct {
 	SlackTS      string `json:"slack_ts,omitempty"`
 }
 
-// DeliveryError is a classified delivery failure. Its fields never hold a
-// secret: no token, no webhook URL, no upstream body beyond a platform
-// error code.
+// DeliveryError is a classified delivery failure, returned by
+// [PlatformSender.Send] and held by a failed [Result]. Its fields never
+// hold a secret: no token, no webhook URL or response_url, no upstream
+// body beyond a platform error code.
 type DeliveryError struct {
 	// Reason is an actionable, human sentence for admins, such as "the
 	// bot is not in the channel: invite it or add the chat:write.public
@@ -52,6 +59,7 @@ type DeliveryError struct {
 	RetryAfter time.Duration
 }
 
+// Error returns "notify: delivery failed (<code>): <reason>".
 func (e *DeliveryError) Error() string {
 	if e.Code != "" {
 		return fmt.Sprintf("notify: delivery failed (%s): %s", e.Code, e.Reason)

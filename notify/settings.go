@@ -52,26 +52,31 @@ type SettingsOptions struct {
 	// MaxBodyBytes bounds request bodies; larger ones are answered with
 	// 413. Defaults to 64 KiB.
 	MaxBodyBytes int64
-	// Validate is passed to [Channel.Validate] for every created or
-	// updated channel, and for a channel before it is tested. Defaults to
-	// the strict production policy.
-	Validate ValidateOptions
-	// TestTimeout bounds one test notification, including the Sender's
-	// retries if it makes any. Defaults to 15 seconds.
+	// TestTimeout bounds one test notification. Defaults to 15 seconds.
 	TestTimeout time.Duration
-	// DefaultTestMessage is the text of a test notification whose request
-	// names none. Defaults to "This is a test notification from ARXsec."
-	DefaultTestMessage string
+	// ProductName is the host's product, named in the text of a test
+	// notification whose request names none: "This is a test
+	// notification from <ProductName>." At most 100 characters of
+	// printable text. Defaults to "": the text is then "This is a test
+	// notification."
+	ProductName string
 }
 
 // Defaults and limits of the settings API.
 const (
 	defaultTestTimeout   = 15 * time.Second
-	defaultTestMessage   = "This is a test notification from ARXsec."
 	maxTestMessageLength = 4000 // characters
 	maxPathIDLength      = 128
 	settingsBase         = "/v1/settings/notifications"
 )
+
+// defaultTestText is the default text of a test notification.
+func defaultTestText(product string) string {
+	if product == "" {
+		return "This is a test notification."
+	}
+	return "This is a test notification from " + product + "."
+}
 
 // NewSettingsHandler returns the settings API for notification channels:
 //
@@ -82,14 +87,25 @@ const (
 //	POST   /v1/settings/notifications/{channel_id}/test  send a test notification
 //
 // Every endpoint requires an admin, as identified by auth, and sees only
-// the caller's organisation. Channels are read from and written to store;
-// test notifications are delivered through sender. Mounted at the root of a
-// server the handler answers exactly these paths; to mount it under a
-// prefix, wrap it in [http.StripPrefix]. The package documentation
-// describes request bodies, responses and status codes.
+// the caller's organisation. Channels are read from and written to store,
+// and test notifications are delivered through sender. Channels are
+// validated as [Channel.Validate] does, under sender's URL policy: a
+// loopback webhook URL is accepted exactly when the sender was made with
+// SenderOptions.AllowLoopbackURLs, so that what the API stores is what
+// the sender will send to, and a refusal names that setting. Mounted at
+// the root of a server the handler answers exactly these paths; to mount
+// it under a prefix, wrap it in [http.StripPrefix]. The package
+// documentation describes request bodies, responses and status codes.
 //
 // store, sender and auth are required; opts may be nil.
-func NewSettingsHandler(store ChannelStore, sender Sender, auth Authorizer, opts *SettingsOptions) (http.Handler, error) {
+func NewSettingsHandler(store ChannelStore, sender *PlatformSender, auth Authorizer, opts *SettingsOptions) (http.Handler, error) {
+	if sender == nil {
+		return nil, errors.New("notify: NewSettingsHandler: sender is nil")
+	}
+	return newSettingsHandler(store, sender, auth, opts)
+}
+
+func newSettingsHandler(store ChannelStore, sender transport, auth Authorizer, opts *SettingsOptions) (http.Handler, error) {
 	switch {
 	case store == nil:
 		return nil, errors.New("notify: NewSettingsHandler: store is nil")
@@ -101,24 +117,25 @@ func NewSettingsHandler(store ChannelStore, sender Sender, auth Authorizer, opts
 	if opts == nil {
 		opts = &SettingsOptions{}
 	}
+	product := strings.TrimSpace(opts.ProductName)
 	switch {
 	case opts.MaxBodyBytes < 0:
 		return nil, errors.New("notify: NewSettingsHandler: MaxBodyBytes is negative")
 	case opts.TestTimeout < 0:
 		return nil, errors.New("notify: NewSettingsHandler: TestTimeout is negative")
-	case utf8.RuneCountInString(opts.DefaultTestMessage) > maxTestMessageLength:
-		return nil, fmt.Errorf("notify: NewSettingsHandler: DefaultTestMessage is longer than %d characters", maxTestMessageLength)
+	case product != "" && checkName(product) != nil:
+		return nil, fmt.Errorf("notify: NewSettingsHandler: ProductName must be at most %d characters of printable text", maxNameLength)
 	}
 	h := &settingsHandler{
-		store:       store,
-		sender:      sender,
-		auth:        auth,
-		log:         opts.Logger,
-		maxBody:     opts.MaxBodyBytes,
-		validate:    opts.Validate,
-		testTimeout: opts.TestTimeout,
-		testMessage: opts.DefaultTestMessage,
-		mux:         http.NewServeMux(),
+		store:         store,
+		sender:        sender,
+		auth:          auth,
+		log:           opts.Logger,
+		maxBody:       opts.MaxBodyBytes,
+		allowLoopback: sender.allowLoopback(),
+		testTimeout:   opts.TestTimeout,
+		testMessage:   defaultTestText(product),
+		mux:           http.NewServeMux(),
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
@@ -128,9 +145,6 @@ func NewSettingsHandler(store ChannelStore, sender Sender, auth Authorizer, opts
 	}
 	if h.testTimeout == 0 {
 		h.testTimeout = defaultTestTimeout
-	}
-	if h.testMessage == "" {
-		h.testMessage = defaultTestMessage
 	}
 
 	const one = settingsBase + "/{channel_id}"
@@ -149,15 +163,15 @@ func NewSettingsHandler(store ChannelStore, sender Sender, auth Authorizer, opts
 }
 
 type settingsHandler struct {
-	store       ChannelStore
-	sender      Sender
-	auth        Authorizer
-	log         *slog.Logger
-	maxBody     int64
-	validate    ValidateOptions
-	testTimeout time.Duration
-	testMessage string
-	mux         *http.ServeMux
+	store         ChannelStore
+	sender        transport
+	auth          Authorizer
+	log           *slog.Logger
+	maxBody       int64
+	allowLoopback bool // the sender's URL policy
+	testTimeout   time.Duration
+	testMessage   string
+	mux           *http.ServeMux
 }
 
 func (h *settingsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -265,7 +279,7 @@ func (h *settingsHandler) create(w http.ResponseWriter, r *http.Request, c Calle
 		ch.Config.WebhookURL, err = mergeSecret(secretURL, in.Config.WebhookURL, "", false)
 	}
 	if err == nil {
-		ch, err = ch.Validate(&h.validate)
+		ch, err = validate(ch, h.allowLoopback)
 	}
 	if err != nil {
 		h.fail(w, r, c, "create", err)
@@ -322,7 +336,7 @@ func (h *settingsHandler) update(w http.ResponseWriter, r *http.Request, c Calle
 		ch.Config.WebhookURL, err = mergeSecret(secretURL, in.Config.WebhookURL, old.Config.WebhookURL, keep)
 	}
 	if err == nil {
-		ch, err = ch.Validate(&h.validate)
+		ch, err = validate(ch, h.allowLoopback)
 	}
 	if err != nil {
 		h.fail(w, r, c, "update", err, old.Config)
@@ -380,14 +394,13 @@ func (h *settingsHandler) test(w http.ResponseWriter, r *http.Request, c Caller)
 		return
 	}
 	// A channel that reached the store by another path, or under a looser
-	// ValidateOptions, is never handed to the sender.
-	if _, err := ch.Validate(&h.validate); err != nil {
-		var verr *ValidationError
-		reason := "the channel's settings are not valid"
-		if errors.As(err, &verr) {
-			reason += ": " + verr.Message
+	// policy, is never handed to the sender.
+	if _, err := validate(ch, h.allowLoopback); err != nil {
+		reason := "the channel's settings are not valid: " + err.Error()
+		if !errors.Is(err, errLoopbackRefused) { // the fix is the server's setting, not the channel
+			reason += "; update the channel and try again"
 		}
-		httpjson.Write(w, http.StatusConflict, testResult{Error: reason + "; update the channel and try again"})
+		httpjson.Write(w, http.StatusConflict, testResult{Error: reason})
 		return
 	}
 
@@ -417,7 +430,7 @@ func (h *settingsHandler) test(w http.ResponseWriter, r *http.Request, c Caller)
 // of the configs involved redacted, and answered with a bare 500.
 func (h *settingsHandler) fail(w http.ResponseWriter, r *http.Request, c Caller, op string, err error, cfgs ...ChannelConfig) {
 	var herr *httpjson.Error
-	var verr *ValidationError
+	var verr *validationError
 	switch {
 	case errors.As(err, &herr):
 		httpjson.WriteError(w, herr.Status, herr.Message)
@@ -477,7 +490,7 @@ func mergeSecret(k secretKind, in *string, stored string, keep bool) (string, er
 		return "", nil
 	}
 	v := strings.TrimSpace(*in)
-	if !IsMasked(v) {
+	if !isMasked(v) {
 		return v, nil
 	}
 	if keep && stored != "" && v == k.mask(stored) {

@@ -106,12 +106,13 @@ func (f *fakeSender) Calls() []sendCall {
 }
 
 type fixture struct {
-	t      *testing.T
-	store  notify.ChannelStore
-	mem    *memstore.Store
-	sender *fakeSender
-	logs   *syncbuf.Buffer
-	h      http.Handler
+	t        *testing.T
+	store    notify.ChannelStore
+	mem      *memstore.Store
+	sender   *fakeSender
+	loopback bool // the sender's URL policy
+	logs     *syncbuf.Buffer
+	h        http.Handler
 }
 
 type fixtureOption func(*fixture, *notify.SettingsOptions)
@@ -124,6 +125,11 @@ func withOptions(set func(*notify.SettingsOptions)) fixtureOption {
 	return func(_ *fixture, o *notify.SettingsOptions) { set(o) }
 }
 
+// withLoopback gives the fixture a sender that admits loopback URLs.
+func withLoopback() fixtureOption {
+	return func(f *fixture, _ *notify.SettingsOptions) { f.loopback = true }
+}
+
 func newFixture(t *testing.T, opts ...fixtureOption) *fixture {
 	t.Helper()
 	f := &fixture{t: t, mem: memstore.New(), sender: &fakeSender{}, logs: &syncbuf.Buffer{}}
@@ -134,7 +140,7 @@ func newFixture(t *testing.T, opts ...fixtureOption) *fixture {
 	for _, o := range opts {
 		o(f, so)
 	}
-	h, err := notify.NewSettingsHandler(f.store, f.sender, authorize, so)
+	h, err := notify.NewTestSettingsHandler(f.store, notify.TestSender{Post: f.sender.Send, Loopback: f.loopback}, authorize, so)
 	require.NoError(t, err)
 	f.h = h
 	t.Cleanup(func() {
@@ -151,7 +157,7 @@ func (f *fixture) seed(orgID string, ch notify.Channel) notify.Channel {
 	f.t.Helper()
 	ch.OrgID = orgID
 	if ch.Events == nil {
-		ch.Events = notify.EventTypes()
+		ch.Events = notify.AllEvents()
 	}
 	got, err := f.mem.CreateChannel(f.t.Context(), ch)
 	require.NoError(f.t, err)
@@ -239,25 +245,28 @@ func mustJSON(t *testing.T, v any) string {
 // Construction
 
 func TestNewSettingsHandlerArguments(t *testing.T) {
-	store, sender := memstore.New(), notify.SenderFunc(func(context.Context, notify.Channel, notify.Event) (notify.Receipt, error) {
-		return notify.Receipt{}, nil
-	})
+	store := memstore.New()
+	sender, err := notify.NewSender(nil)
+	require.NoError(t, err)
 	tests := []struct {
 		name   string
 		store  notify.ChannelStore
-		sender notify.Sender
+		sender *notify.PlatformSender
 		auth   notify.Authorizer
 		opts   *notify.SettingsOptions
 		ok     bool
 	}{
 		{"all set, nil options", store, sender, authorize, nil, true},
 		{"zero options", store, sender, authorize, &notify.SettingsOptions{}, true},
+		{"a product name", store, sender, authorize, &notify.SettingsOptions{ProductName: "Acme Guard"}, true},
 		{"nil store", nil, sender, authorize, nil, false},
 		{"nil sender", store, nil, authorize, nil, false},
 		{"nil authorizer", store, sender, nil, nil, false},
 		{"negative MaxBodyBytes", store, sender, authorize, &notify.SettingsOptions{MaxBodyBytes: -1}, false},
 		{"negative TestTimeout", store, sender, authorize, &notify.SettingsOptions{TestTimeout: -time.Second}, false},
-		{"DefaultTestMessage too long", store, sender, authorize, &notify.SettingsOptions{DefaultTestMessage: strings.Repeat("a", 4001)}, false},
+		{"product name too long", store, sender, authorize, &notify.SettingsOptions{ProductName: strings.Repeat("a", 101)}, false},
+		{"product name not printable", store, sender, authorize, &notify.SettingsOptions{ProductName: "Acme\nGuard"}, false},
+		{"product name with a bidi override", store, sender, authorize, &notify.SettingsOptions{ProductName: "Acme\u202eGuard"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -480,7 +489,7 @@ func TestSettingsCreate(t *testing.T) {
 			},
 			wantConfig: notify.ChannelConfig{BotToken: testBotToken, ChannelID: testSlackChan},
 			wantMasked: notify.ChannelConfig{BotToken: "xoxb-…UvWx", ChannelID: testSlackChan},
-			wantEvents: notify.EventTypes(), wantOn: true,
+			wantEvents: notify.AllEvents(), wantOn: true,
 		},
 		{
 			name: "slack webhook (spec example)",
@@ -502,7 +511,7 @@ func TestSettingsCreate(t *testing.T) {
 			},
 			wantConfig: notify.ChannelConfig{WebhookURL: testTeamsHook},
 			wantMasked: notify.ChannelConfig{WebhookURL: "https://contoso.webhook.office.com/…"},
-			wantEvents: notify.EventTypes(), wantOn: true,
+			wantEvents: notify.AllEvents(), wantOn: true,
 		},
 		{
 			name: "teams workflows, events omitted, disabled",
@@ -513,7 +522,7 @@ func TestSettingsCreate(t *testing.T) {
 			},
 			wantConfig: notify.ChannelConfig{WebhookURL: testWorkflow},
 			wantMasked: notify.ChannelConfig{WebhookURL: "https://prod-12.westus.logic.azure.com:443/…"},
-			wantEvents: notify.EventTypes(), wantOn: false,
+			wantEvents: notify.AllEvents(), wantOn: false,
 		},
 		{
 			name: "empty events, duplicates, read-only fields ignored, secrets trimmed",
@@ -585,7 +594,7 @@ func TestSettingsCreateValidation(t *testing.T) {
 		{"bad channel id", `{"channel_type":"slack","name":"a","config":{"bot_token":"` + testBotToken + `","channel_id":"general"}}`, msgChannelID},
 		{"bypass URL", `{"channel_type":"teams","name":"a","config":{"webhook_url":"https://evil.example/x.webhook.office.com/"}}`, msgTeamsBadURL},
 		{"userinfo URL", `{"channel_type":"slack","name":"a","config":{"webhook_url":"https://hooks.slack.com@evil.example/"}}`, msgSlackURL},
-		{"loopback URL by default", `{"channel_type":"slack","name":"a","config":{"webhook_url":"http://127.0.0.1:9/hook"}}`, msgSlackURL},
+		{"loopback URL by default", `{"channel_type":"slack","name":"a","config":{"webhook_url":"http://127.0.0.1:9/hook"}}`, msgLoopback},
 		{"masked webhook URL", `{"channel_type":"slack","name":"a","config":{"webhook_url":"https://hooks.slack.com/…"}}`,
 			`config.webhook_url looks masked (it contains "…"): send the full webhook URL`},
 		{"masked bot token", `{"channel_type":"slack","name":"a","config":{"bot_token":"xoxb-…UvWx","channel_id":"C0123456789"}}`,
@@ -602,13 +611,68 @@ func TestSettingsCreateValidation(t *testing.T) {
 	}
 }
 
-func TestSettingsLoopbackURLsOption(t *testing.T) {
-	f := newFixture(t, withOptions(func(o *notify.SettingsOptions) { o.Validate.AllowLoopbackURLs = true }))
-	w := f.do(http.MethodPost, base, tokenAdminA, `{"channel_type":"teams","name":"local","config":{"webhook_url":"http://127.0.0.1:9/hook"}}`)
-	require.Equal(t, http.StatusCreated, w.Code, w.Body.String())
-	assert.Equal(t, "http://127.0.0.1:9/…", decode[notify.Channel](t, w).Config.WebhookURL)
-	w = f.do(http.MethodPost, base, tokenAdminA, `{"channel_type":"teams","name":"remote","config":{"webhook_url":"http://10.0.0.1/hook"}}`)
-	assert.Equal(t, http.StatusBadRequest, w.Code)
+// The one loopback setting is the sender's: the settings API validates
+// with the policy of the sender it is given, and a refusal names the
+// setting rather than blaming the channel.
+func TestSettingsLoopbackURLsFollowTheSender(t *testing.T) {
+	handler := func(t *testing.T, loopback bool) http.Handler {
+		sender, err := notify.NewSender(&notify.SenderOptions{AllowLoopbackURLs: loopback})
+		require.NoError(t, err)
+		h, err := notify.NewSettingsHandler(memstore.New(), sender, authorize, nil)
+		require.NoError(t, err)
+		return h
+	}
+	local := `{"channel_type":"teams","name":"local","config":{"webhook_url":"http://127.0.0.1:9/hook"}}`
+
+	t.Run("with SenderOptions.AllowLoopbackURLs", func(t *testing.T) {
+		h := handler(t, true)
+		w := serve(t, h, http.MethodPost, base, tokenAdminA, local)
+		require.Equal(t, http.StatusCreated, w.Code, w.Body.String())
+		assert.Equal(t, "http://127.0.0.1:9/…", decode[notify.Channel](t, w).Config.WebhookURL)
+		w = serve(t, h, http.MethodPost, base, tokenAdminA, `{"channel_type":"teams","name":"remote","config":{"webhook_url":"http://10.0.0.1/hook"}}`)
+		assert.Equal(t, http.StatusBadRequest, w.Code, "only loopback addresses")
+		assert.Equal(t, msgTeamsBadURL, errorBody(t, w))
+	})
+	t.Run("without it", func(t *testing.T) {
+		w := serve(t, handler(t, false), http.MethodPost, base, tokenAdminA, local)
+		assert.Equal(t, http.StatusBadRequest, w.Code)
+		assert.Equal(t, msgLoopback, errorBody(t, w))
+	})
+	t.Run("a stored loopback channel, tested with the setting off, names the setting", func(t *testing.T) {
+		f := newFixture(t)
+		seeded := f.seed(orgA, with(teamsHook(), func(c *notify.Channel) { c.Config.WebhookURL = "http://127.0.0.1:9/hook" }))
+		w := f.do(http.MethodPost, base+"/"+seeded.ID+"/test", tokenAdminA, "")
+		assert.Equal(t, http.StatusConflict, w.Code)
+		assert.JSONEq(t, `{"ok":false,"error":"the channel's settings are not valid: `+msgLoopback+`"}`, w.Body.String())
+		assert.NotContains(t, w.Body.String(), "update the channel")
+		assert.Empty(t, f.sender.Calls())
+	})
+	t.Run("the test sender's policy is used the same way", func(t *testing.T) {
+		f := newFixture(t, withLoopback())
+		w := f.do(http.MethodPost, base, tokenAdminA, local)
+		assert.Equal(t, http.StatusCreated, w.Code, w.Body.String())
+	})
+}
+
+// Channel names are checked as sent: invalid UTF-8 (which encoding/json
+// turns into U+FFFD), bidirectional controls and zero-width characters
+// are refused.
+func TestSettingsChannelNameHygiene(t *testing.T) {
+	f := newFixture(t)
+	for _, c := range []struct{ name, want string }{
+		{"\"a\xffb\"", "name must be valid UTF-8"},
+		{"\"a\\ud800b\"", "name must be valid UTF-8"},
+		{"\"a\\ufffdb\"", "name must be valid UTF-8"},
+		{"\"invoice\\u202efdp.exe\"", "name must not contain invisible or bidirectional control characters (U+202E)"},
+		{"\"a\\u2067b\"", "name must not contain invisible or bidirectional control characters (U+2067)"},
+		{"\"Sec\\u200burity\"", "name must not contain invisible or bidirectional control characters (U+200B)"},
+		{"\"\\ufeffalerts\"", "name must not contain invisible or bidirectional control characters (U+FEFF)"},
+	} {
+		w := f.do(http.MethodPost, base, tokenAdminA, `{"channel_type":"teams","name":`+c.name+`,"config":{"webhook_url":"`+testTeamsHook+`"}}`)
+		assert.Equal(t, http.StatusBadRequest, w.Code, c.name)
+		assert.Equal(t, c.want, errorBody(t, w), c.name)
+	}
+	assert.Empty(t, f.storedAll(orgA))
 }
 
 func TestSettingsCreateConflict(t *testing.T) {
@@ -810,7 +874,7 @@ func TestSettingsUpdate(t *testing.T) {
 			},
 			wantStatus: 200,
 			want: with(slackHook(), func(c *notify.Channel) {
-				c.Name, c.Events = "n", notify.EventTypes()
+				c.Name, c.Events = "n", notify.AllEvents()
 				c.Config = notify.ChannelConfig{BotToken: testBotToken, ChannelID: testSlackChan}
 			}),
 		},
@@ -899,7 +963,7 @@ func TestSettingsUpdate(t *testing.T) {
 			},
 			wantStatus: 200,
 			want: with(slackHook(), func(c *notify.Channel) {
-				c.Name, c.Enabled, c.Events = "n", false, notify.EventTypes()
+				c.Name, c.Enabled, c.Events = "n", false, notify.AllEvents()
 			}),
 		},
 		{
@@ -909,7 +973,7 @@ func TestSettingsUpdate(t *testing.T) {
 				return map[string]any{"channel_type": "slack", "name": "n"}
 			},
 			wantStatus: 200,
-			want:       with(slackHook(), func(c *notify.Channel) { c.Name, c.Enabled, c.Events = "n", true, notify.EventTypes() }),
+			want:       with(slackHook(), func(c *notify.Channel) { c.Name, c.Enabled, c.Events = "n", true, notify.AllEvents() }),
 		},
 		{
 			name: "unknown event",
@@ -926,7 +990,7 @@ func TestSettingsUpdate(t *testing.T) {
 				return map[string]any{"id": id, "channel_type": "slack", "name": "n", "enabled": true}
 			},
 			wantStatus: 200,
-			want:       with(slackHook(), func(c *notify.Channel) { c.Name, c.Enabled, c.Events = "n", true, notify.EventTypes() }),
+			want:       with(slackHook(), func(c *notify.Channel) { c.Name, c.Enabled, c.Events = "n", true, notify.AllEvents() }),
 		},
 		{
 			name: "other id in the body",
@@ -988,7 +1052,7 @@ func TestSettingsUpdate(t *testing.T) {
 			},
 			wantStatus: 200,
 			want: with(teamsHook(), func(c *notify.Channel) {
-				c.Type, c.Name, c.Events = notify.Slack, "n", notify.EventTypes()
+				c.Type, c.Name, c.Events = notify.Slack, "n", notify.AllEvents()
 				c.Config = notify.ChannelConfig{BotToken: testBotToken, ChannelID: testSlackChan}
 			}),
 		},
@@ -1325,21 +1389,21 @@ func TestSettingsTestNotification(t *testing.T) {
 		wantBody    string // JSON
 		wantText    string // sent, "" when nothing may be sent
 	}{
-		{name: "no body sends the default", seed: slackBot(), wantStatus: 200, wantBody: `{"ok":true}`,
-			wantText: "This is a test notification from ARXsec."},
+		{name: "no body sends the default, which names no product", seed: slackBot(), wantStatus: 200, wantBody: `{"ok":true}`,
+			wantText: "This is a test notification."},
 		{name: "empty object sends the default", seed: slackBot(), body: `{}`, wantStatus: 200, wantBody: `{"ok":true}`,
-			wantText: "This is a test notification from ARXsec."},
+			wantText: "This is a test notification."},
 		{name: "blank message sends the default", seed: slackBot(), body: `{"message":"  \n"}`, wantStatus: 200, wantBody: `{"ok":true}`,
-			wantText: "This is a test notification from ARXsec."},
-		{name: "configured default", seed: slackBot(), opts: func(o *notify.SettingsOptions) { o.DefaultTestMessage = "Hello from Acme" },
-			wantStatus: 200, wantBody: `{"ok":true}`, wantText: "Hello from Acme"},
-		{name: "custom message", seed: teamsHook(), body: `{"message":"This is a test notification from ARXsec."}`, wantStatus: 200, wantBody: `{"ok":true}`,
-			wantText: "This is a test notification from ARXsec."},
+			wantText: "This is a test notification."},
+		{name: "the host's product name", seed: slackBot(), opts: func(o *notify.SettingsOptions) { o.ProductName = " Acme Guard " },
+			wantStatus: 200, wantBody: `{"ok":true}`, wantText: "This is a test notification from Acme Guard."},
+		{name: "custom message", seed: teamsHook(), body: `{"message":"Hello from the runbook"}`, wantStatus: 200, wantBody: `{"ok":true}`,
+			wantText: "Hello from the runbook"},
 		{name: "message trimmed", seed: teamsHook(), body: `{"message":"  hi  "}`, wantStatus: 200, wantBody: `{"ok":true}`, wantText: "hi"},
 		{name: "message at the limit", seed: teamsHook(), body: `{"message":"` + strings.Repeat("é", 4000) + `"}`, wantStatus: 200, wantBody: `{"ok":true}`,
 			wantText: strings.Repeat("é", 4000)},
 		{name: "disabled channel can be tested", seed: with(slackHook(), func(c *notify.Channel) { c.Enabled = false }), wantStatus: 200, wantBody: `{"ok":true}`,
-			wantText: "This is a test notification from ARXsec."},
+			wantText: "This is a test notification."},
 		{name: "message too long", seed: teamsHook(), body: `{"message":"` + strings.Repeat("a", 4001) + `"}`, wantStatus: 400,
 			wantBody: `{"error":"message must be at most 4000 characters"}`},
 		{name: "unknown field", seed: teamsHook(), body: `{"msg":"hi"}`, wantStatus: 400, wantBody: `{"error":"unknown field \"msg\""}`},
@@ -1351,37 +1415,37 @@ func TestSettingsTestNotification(t *testing.T) {
 			name: "delivery error shows its reason", seed: slackBot(),
 			sendErr:    &notify.DeliveryError{Reason: "the bot is not in the channel: invite it or add the chat:write.public scope", Code: "not_in_channel", Permanent: true},
 			wantStatus: 502, wantBody: `{"ok":false,"error":"the bot is not in the channel: invite it or add the chat:write.public scope"}`,
-			wantText: "This is a test notification from ARXsec.",
+			wantText: "This is a test notification.",
 		},
 		{
 			name: "wrapped delivery error", seed: teamsHook(),
 			sendErr:    fmt.Errorf("teams: %w", &notify.DeliveryError{Reason: "the webhook no longer exists: create a new one", StatusCode: 404}),
 			wantStatus: 502, wantBody: `{"ok":false,"error":"the webhook no longer exists: create a new one"}`,
-			wantText: "This is a test notification from ARXsec.",
+			wantText: "This is a test notification.",
 		},
 		{
 			name: "delivery error reason is redacted", seed: slackHook(),
 			sendErr:    &notify.DeliveryError{Reason: "bad hook " + testSlackHook},
 			wantStatus: 502, wantBody: `{"ok":false,"error":"bad hook [REDACTED]"}`,
-			wantText: "This is a test notification from ARXsec.",
+			wantText: "This is a test notification.",
 		},
 		{
 			name: "delivery error without a reason", seed: slackHook(),
 			sendErr:    &notify.DeliveryError{Code: "http_500"},
 			wantStatus: 502, wantBody: `{"ok":false,"error":"the test notification could not be delivered"}`,
-			wantText: "This is a test notification from ARXsec.",
+			wantText: "This is a test notification.",
 		},
 		{
 			name: "other errors are generic", seed: with(slackBot(), func(c *notify.Channel) { c.Config.WebhookURL = testSlackHook }),
 			sendErr:    &url.Error{Op: "Post", URL: testSlackHook, Err: fmt.Errorf("tls: handshake failure; Authorization: Bearer %s", testBotToken)},
 			wantStatus: 502, wantBody: `{"ok":false,"error":"the test notification could not be delivered"}`,
-			wantText: "This is a test notification from ARXsec.",
+			wantText: "This is a test notification.",
 		},
 		{
 			name: "a URL's path and query alone in an error are still redacted", seed: with(teamsHook(), func(c *notify.Channel) { c.Config.WebhookURL = testWorkflow }),
 			sendErr:    fmt.Errorf("post %s?%s: 500", "/workflows/abc/triggers/manual/paths/invoke", "api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=SIGSIGSIG"),
 			wantStatus: 502, wantBody: `{"ok":false,"error":"the test notification could not be delivered"}`,
-			wantText: "This is a test notification from ARXsec.",
+			wantText: "This is a test notification.",
 		},
 	}
 	for _, tt := range tests {

@@ -5,15 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/slack-go/slack"
 )
-
-// DefaultSlackAPIURL is the Slack Web API base URL.
-const DefaultSlackAPIURL = "https://slack.com/api/"
 
 // slackBotErrors maps Slack Web API error codes to what an admin should
 // do. Codes not listed are treated as permanent with a generic reason;
@@ -179,30 +177,41 @@ type slackWebhookMessage struct {
 // PostWebhook discards the error body, so this is a plain POST whose
 // answer is classified on its body.
 func (s *PlatformSender) slackWebhookSend(ctx context.Context, ch Channel, m slackMessage) (Receipt, error) {
-	if err := CheckWebhookURL(Slack, ch.Config.WebhookURL, s.validate); err != nil {
-		return Receipt{}, badWebhookURL("Slack")
+	if err := checkWebhookURL(Slack, ch.Config.WebhookURL, s.loopback); err != nil {
+		return Receipt{}, badWebhookURL("Slack", err)
 	}
-	body, err := json.Marshal(slackWebhookMessage{Text: m.Text, Blocks: m.Blocks})
+	status, text, retryAfter, err := s.postJSON(ctx, ch.Config.WebhookURL, slackWebhookMessage{Text: m.Text, Blocks: m.Blocks})
 	if err != nil {
-		return Receipt{}, &DeliveryError{Reason: "the message could not be encoded: please report this bug in chatnotify", Code: "encode_error", Permanent: true}
+		return Receipt{}, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ch.Config.WebhookURL, bytes.NewReader(body))
+	if status == http.StatusOK && text == "ok" {
+		return Receipt{}, nil
+	}
+	return Receipt{}, slackWebhookError(status, text, retryAfter)
+}
+
+// postJSON POSTs v as JSON to u, a checked webhook URL or response_url,
+// and returns the answer's status, the start of its body (trimmed) and
+// its Retry-After. The error, for a request that got no answer, is a
+// *DeliveryError that never holds u.
+func (s *PlatformSender) postJSON(ctx context.Context, u string, v any) (int, string, time.Duration, error) {
+	body, err := json.Marshal(v)
 	if err != nil {
-		return Receipt{}, badWebhookURL("Slack")
+		return 0, "", 0, &DeliveryError{Reason: "the message could not be encoded: please report this bug in chatnotify", Code: "encode_error", Permanent: true}
+	}
+	var c capture
+	req, err := http.NewRequestWithContext(withCapture(ctx, &c), http.MethodPost, u, bytes.NewReader(body))
+	if err != nil {
+		return 0, "", 0, &DeliveryError{Reason: "the URL could not be requested", Code: "invalid_url", Permanent: true}
 	}
 	req.Header.Set("Content-Type", "application/json; charset=utf-8")
 	req.Header.Set("User-Agent", s.userAgent)
-	var c capture
-	resp, err := s.client.Do(req.WithContext(withCapture(ctx, &c)))
+	resp, err := s.client.Do(req)
 	if err != nil {
-		return Receipt{}, transportError("Slack", err)
+		return 0, "", 0, transportError("Slack", err)
 	}
 	defer resp.Body.Close()
-	text := strings.TrimSpace(string(readSnippet(resp.Body)))
-	if resp.StatusCode == http.StatusOK && text == "ok" {
-		return Receipt{}, nil
-	}
-	return Receipt{}, slackWebhookError(resp.StatusCode, text, c.retryAfter)
+	return resp.StatusCode, strings.TrimSpace(string(readSnippet(resp.Body))), c.retryAfter, nil
 }
 
 // slackWebhookError classifies a failed incoming-webhook answer.
@@ -226,6 +235,84 @@ func slackWebhookError(status int, body string, retryAfter time.Duration) *Deliv
 	return de
 }
 
-func badWebhookURL(platform string) *DeliveryError {
+// badWebhookURL is the error of a webhook URL that checkWebhookURL
+// refused with err: a loopback URL refused by the loopback setting says
+// so, rather than blaming the channel.
+func badWebhookURL(platform string, err error) *DeliveryError {
+	if errors.Is(err, errLoopbackRefused) {
+		return &DeliveryError{Reason: "the " + platform + " webhook URL is on a loopback address: " + loopbackHint, Code: "loopback_url_refused", Permanent: true}
+	}
 	return &DeliveryError{Reason: "the " + platform + " webhook URL is not allowed: update the channel with a valid webhook URL", Code: "invalid_webhook_url", Permanent: true}
+}
+
+// slackResponseHosts are the only hosts a response_url may point at.
+var slackResponseHosts = []string{"hooks.slack.com"}
+
+// slackResponse is the JSON body posted to a response_url: the
+// replacement of the clicked message (replace_original true), or a
+// message shown only to the clicker (response_type "ephemeral",
+// replace_original false: the original stays as it is).
+type slackResponse struct {
+	Text            string        `json:"text"`
+	Blocks          []slack.Block `json:"blocks,omitempty"`
+	ResponseType    string        `json:"response_type,omitempty"`
+	ReplaceOriginal bool          `json:"replace_original"`
+}
+
+// slackResponseErrors maps the error codes of a response_url answer to
+// what went wrong.
+var slackResponseErrors = map[string]string{
+	"expired_url":       "the click's response_url has expired (Slack accepts one for 30 minutes)",
+	"used_url":          "the click's response_url has been used up (Slack accepts 5 messages per click)",
+	"message_not_found": "the clicked Slack message no longer exists",
+	"no_text":           "Slack rejected the message as empty: please report this bug in chatnotify",
+	"invalid_blocks":    "Slack rejected the message's blocks: please report this bug in chatnotify",
+	"invalid_payload":   "Slack rejected the message (invalid_payload): please report this bug in chatnotify",
+}
+
+// respond implements [transport]: it POSTs m as JSON to a click's
+// response_url, which must be an https://hooks.slack.com/ URL (or, with
+// AllowLoopbackURLs, on a loopback address). Slack answers "ok" or
+// {"ok":true}; {"ok":false,"error":…}, a 429 with Retry-After and 5xx
+// answers are classified like every other delivery's.
+func (s *PlatformSender) respond(ctx context.Context, responseURL string, m slackResponse) error {
+	start := s.now()
+	err := s.postResponse(ctx, responseURL, m)
+	attrs := []slog.Attr{slog.String("op", "respond"), slog.String("via", "slack_response_url"), slog.Duration("took", s.now().Sub(start))}
+	var de *DeliveryError
+	if errors.As(err, &de) {
+		attrs = append(attrs, slog.String("code", de.Code), slog.String("reason", de.Reason))
+	}
+	s.log.LogAttrs(ctx, slog.LevelDebug, "notify: platform request", attrs...)
+	return err
+}
+
+func (s *PlatformSender) postResponse(ctx context.Context, responseURL string, m slackResponse) error {
+	if err := checkURL(responseURL, slackResponseHosts, s.loopback); err != nil {
+		if errors.Is(err, errLoopbackRefused) {
+			return &DeliveryError{Reason: "the click's response_url is on a loopback address: " + loopbackHint, Code: "loopback_url_refused", Permanent: true}
+		}
+		return &DeliveryError{Reason: "the click's response_url is not an https://hooks.slack.com/ URL, so it is not used", Code: "invalid_response_url", Permanent: true}
+	}
+	status, text, retryAfter, err := s.postJSON(ctx, responseURL, m)
+	if err != nil {
+		return err
+	}
+	var answer struct {
+		OK    *bool  `json:"ok"`
+		Error string `json:"error"`
+	}
+	isJSON := json.Unmarshal([]byte(text), &answer) == nil && answer.OK != nil
+	refused := isJSON && !*answer.OK
+	switch {
+	case status/100 == 2 && !refused:
+		return nil // "ok", {"ok":true}, or any other 2xx answer
+	case status == http.StatusTooManyRequests:
+		return rateLimited("Slack", retryAfter)
+	case refused && status < 500:
+		return slackCodeError(answer.Error, status, slackResponseErrors)
+	case isCode(text) && status >= 400 && status < 500:
+		return slackCodeError(text, status, slackResponseErrors)
+	}
+	return httpStatusError("Slack", status, retryAfter)
 }

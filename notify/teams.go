@@ -14,7 +14,7 @@ import (
 
 	goteamsnotify "github.com/atc0005/go-teams-notify/v2"
 
-	"github.com/chatnotify/chatnotify/teams"
+	"github.com/chatnotify/chatnotify/approval"
 )
 
 // teamsPayload is a rendered message handed to go-teams-notify's client,
@@ -39,7 +39,7 @@ func (p *teamsPayload) Payload() io.Reader { return bytes.NewReader(p.body) }
 // newTeamsClient returns go-teams-notify's client on our HTTP client. Its
 // own URL check (prefix regular expressions that accept
 // https://evil.example/x.webhook.office.com/) is turned off: the sender
-// checks every URL with [CheckWebhookURL] instead.
+// checks every URL with checkWebhookURL instead.
 func newTeamsClient(c *http.Client, userAgent string) *goteamsnotify.TeamsClient {
 	return goteamsnotify.NewTeamsClient().
 		SetHTTPClient(c).
@@ -47,7 +47,12 @@ func newTeamsClient(c *http.Client, userAgent string) *goteamsnotify.TeamsClient
 		SkipWebhookURLValidationOnSend(true)
 }
 
-// teamsSend posts ev as an Adaptive Card to ch's webhook or Workflows URL.
+// errTeamsTooLarge is returned for a message that does not fit Teams'
+// limit even after shortening.
+var errTeamsTooLarge = &DeliveryError{Reason: "the message is too large for Teams even after shortening: please report this bug in chatnotify", Code: "message_too_large", Permanent: true}
+
+// teamsSend posts body, a rendered Teams message, to ch's webhook or
+// Workflows URL.
 //
 // go-teams-notify reports failures as text only ("error on notification:
 // 429 Too Many Requests, …", which for network errors includes the URL),
@@ -57,50 +62,47 @@ func newTeamsClient(c *http.Client, userAgent string) *goteamsnotify.TeamsClient
 // has a package-level logger, silent unless a host calls its
 // EnableLogging, that would print webhook URLs: hosts must not enable
 // it.)
-func (s *PlatformSender) teamsSend(ctx context.Context, ch Channel, ev Event) (Receipt, error) {
-	if err := CheckWebhookURL(Teams, ch.Config.WebhookURL, s.validate); err != nil {
-		return Receipt{}, badWebhookURL("Teams")
-	}
-	body, err := renderTeams(ev, s.teamsOptions(ev))
-	if err != nil {
-		return Receipt{}, &DeliveryError{Reason: "the message is too large for Teams even after shortening: please report this bug in chatnotify", Code: "message_too_large", Permanent: true}
+func (s *PlatformSender) teamsSend(ctx context.Context, ch Channel, body []byte) error {
+	if err := checkWebhookURL(Teams, ch.Config.WebhookURL, s.loopback); err != nil {
+		return badWebhookURL("Teams", err)
 	}
 	var c capture
-	err = s.teams.SendWithContext(withCapture(ctx, &c), ch.Config.WebhookURL, &teamsPayload{body: body})
+	err := s.teams.SendWithContext(withCapture(ctx, &c), ch.Config.WebhookURL, &teamsPayload{body: body})
 	if err == nil {
-		return Receipt{}, nil
+		return nil
 	}
 	if c.status == 0 {
 		if ctx.Err() != nil {
-			return Receipt{}, transportError("Teams", ctx.Err())
+			return transportError("Teams", ctx.Err())
 		}
 		var ue *url.Error
 		if errors.As(err, &ue) {
-			return Receipt{}, transportError("Teams", ue.Err)
+			return transportError("Teams", ue.Err)
 		}
-		return Receipt{}, &DeliveryError{Reason: "the Teams message could not be prepared: please report this bug in chatnotify", Code: "prepare_error", Permanent: true}
+		return &DeliveryError{Reason: "the Teams message could not be prepared: please report this bug in chatnotify", Code: "prepare_error", Permanent: true}
 	}
-	return Receipt{}, teamsError(c.status, c.body, c.retryAfter)
+	return teamsError(c.status, c.body, c.retryAfter)
 }
 
 // teamsOptions returns the rendering options for ev: the console link,
 // and signed Approve / Deny links for an approval request when the host
-// has a public URL and a signer.
-func (s *PlatformSender) teamsOptions(ev Event) teamsRender {
+// has a public URL and a signer. A link's token names the request's
+// organisation and expires with the request.
+func (s *PlatformSender) teamsOptions(ch Channel, ev Event) teamsRender {
 	o := teamsRender{console: s.consoleLink(ev)}
 	ar, ok := deref(ev).(ApprovalRequested)
 	if !ok || s.publicURL == "" || s.signer == nil || ar.Request.ID == "" {
 		return o
 	}
-	exp := ar.Request.ExpiresAt
-	if exp.IsZero() {
-		exp = s.now().Add(s.tokenTTL)
+	org := ar.Request.OrgID
+	if org == "" {
+		org = ch.OrgID
 	}
-	link := func(action string) string {
-		tok := s.signer.Sign(teams.ActionClaims{ApprovalID: ar.Request.ID, Action: action, ExpiresAt: exp})
-		return teams.ActionURL(s.publicURL, tok)
+	link := func(d approval.Decision) string {
+		tok := s.signer.Sign(approval.ActionClaims{OrgID: org, ApprovalID: ar.Request.ID, Decision: d, ExpiresAt: ar.Request.ExpiresAt})
+		return s.publicURL + approval.TeamsInteractionsPath + "?token=" + url.QueryEscape(tok)
 	}
-	o.approveURL, o.denyURL = link("approve"), link("deny")
+	o.approveURL, o.denyURL = link(approval.Approve), link(approval.Deny)
 	return o
 }
 

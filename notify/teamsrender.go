@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/chatnotify/chatnotify/approval"
+	"github.com/chatnotify/chatnotify/internal/slackmsg"
 	"github.com/chatnotify/chatnotify/teams"
 )
 
@@ -39,6 +40,7 @@ type teamsRender struct {
 // its envelope), as JSON under teamsMaxBytes. It never fails for the
 // events of this package: long texts are cut until the message fits.
 func renderTeams(ev Event, o teamsRender) ([]byte, error) {
+	o.console = safeLink(o.console)
 	for long := teamsLongText; ; long /= 3 {
 		if long < teamsMinText {
 			long = 0 // drop long texts altogether
@@ -65,12 +67,12 @@ func (o teamsRender) card(ev Event) teams.Card {
 		return o.drift(e)
 	case AgentStatusChanged:
 		return o.agent(e)
-	case ApprovalDecided:
-		return teamsDecided(e.Request)
 	case TestMessage:
-		return teams.NewCard(teams.TextBlock{Text: teamsText(cleanText(e.Text), o.textCap(teamsLongText)), Wrap: true})
+		return teams.NewCard(teams.TextBlock{Text: teamsText(testText(e.Text), max(teamsMinText, o.textCap(teamsLongText))), Wrap: true})
+	case nil:
+		return teams.NewCard(teams.TextBlock{Text: "Notification", Wrap: true})
 	}
-	return teams.NewCard(teams.TextBlock{Text: teamsText("Notification: "+string(ev.EventType()), teamsMaxTitle), Wrap: true})
+	return teams.NewCard(teams.TextBlock{Text: teamsText("Notification: "+oneLine(string(ev.eventType())), teamsMaxTitle), Wrap: true})
 }
 
 // textCap returns the cap for a long text, at most n.
@@ -87,11 +89,11 @@ func (o teamsRender) approval(r approval.Request) teams.Card {
 	if title == "" {
 		title = "Untitled request"
 	}
-	body := []teams.Element{teamsHead(t, "Approval requested", title, fmt.Sprintf("%s risk (%d)", t.word, r.RiskScore))}
+	body := []teams.Element{teamsHead(t, "Approval requested", title, "Risk "+riskText(r))}
 	if d := strings.TrimSpace(cleanText(r.Description)); d != "" && o.long > 0 {
 		body = append(body, teams.TextBlock{Text: teamsText(d, o.textCap(teamsLongText)), Wrap: true})
 	}
-	facts := []teams.Fact{{Title: "Risk", Value: fmt.Sprintf("%s (%d)", t.word, r.RiskScore)}}
+	facts := []teams.Fact{{Title: "Risk", Value: riskText(r)}}
 	facts = appendFact(facts, "Agent", r.Agent)
 	facts = appendFact(facts, "Action", r.Action)
 	facts = appendFact(facts, "Requested by", r.RequestedBy)
@@ -105,12 +107,15 @@ func (o teamsRender) approval(r approval.Request) teams.Card {
 	body = append(body, teams.FactSet{Facts: facts})
 
 	var actions []teams.Action
-	if o.approveURL != "" && o.denyURL != "" {
+	switch {
+	case o.approveURL != "" && o.denyURL != "":
 		actions = append(actions,
 			teams.ActionOpenURL{Title: "Approve", URL: o.approveURL},
 			teams.ActionOpenURL{Title: "Deny", URL: o.denyURL},
 		)
-	} else {
+	case o.console != "":
+		// Only when the card links to the console does it send readers
+		// there.
 		body = append(body, teams.TextBlock{Text: "Approve or deny this request in the console.", IsSubtle: true, Wrap: true})
 	}
 	if o.console != "" {
@@ -174,12 +179,12 @@ func (o teamsRender) agent(a AgentStatusChanged) teams.Card {
 // bold in the tone's colour after the tone's emoji.
 func teamsHead(t tone, kind, subject, line string) teams.Container {
 	return teams.Container{
-		Style: teams.ContainerStyle(t.teamsStyle),
+		Style: t.teamsStyle,
 		Bleed: true,
 		Items: []teams.Element{
-			teams.TextBlock{Text: kind, Weight: teams.WeightBolder, IsSubtle: true, Wrap: true},
-			teams.TextBlock{Text: teamsText(subject, teamsMaxTitle), Weight: teams.WeightBolder, Size: teams.SizeLarge, Wrap: true},
-			teams.TextBlock{Text: "**" + t.teamsEmoji() + " " + line + "**", Color: teams.Color(t.teamsColor), Wrap: true},
+			teams.TextBlock{Text: kind, Weight: "bolder", IsSubtle: true, Wrap: true},
+			teams.TextBlock{Text: teamsText(subject, teamsMaxTitle), Weight: "bolder", Size: "large", Wrap: true},
+			teams.TextBlock{Text: "**" + t.teamsEmoji() + " " + line + "**", Color: t.teamsColor, Wrap: true},
 		},
 	}
 }
@@ -199,25 +204,25 @@ func teamsDecided(r approval.Request) teams.Card {
 	if title == "" {
 		title = "Untitled request"
 	}
-	var res teams.Result
 	var at time.Time
 	if r.ReviewedAt != nil {
 		at = *r.ReviewedAt
 	}
 	reviewer := cut(oneLine(r.ReviewedBy), teamsMaxFact)
+	var res teams.Result
 	switch r.Status {
-	case approval.StatusApproved:
-		res = teams.ApprovedResult(title, reviewer, at)
-	case approval.StatusDenied:
-		res = teams.DeniedResult(title, reviewer, at)
+	case approval.StatusApproved, approval.StatusDenied:
+		res = teams.DecisionResult(title, r.Status == approval.StatusApproved, reviewer, at)
+		if reviewer == "" {
+			res.Status = strings.TrimSuffix(res.Status, " by ") // as Slack's result line
+		}
 	case approval.StatusExpired:
-		res = teams.WarningResult(title, "Approval request has expired")
-		res.At = at
+		res = teams.Result{Title: title, Status: "Approval request has expired", Style: "warning", At: at}
 	default:
-		res = teams.WarningResult(title, "Awaiting review")
+		res = teams.Result{Title: title, Status: "Awaiting review", Style: "warning"}
 	}
 	res.Notes = cut(oneLine(r.ReviewNotes), teamsMaxFact)
-	res.Facts = append(res.Facts, teams.Fact{Title: "Risk", Value: fmt.Sprintf("%s (%d)", riskTone(r).word, r.RiskScore)})
+	res.Facts = append(res.Facts, teams.Fact{Title: "Risk", Value: riskText(r)})
 	if id := cut(oneLine(r.ID), teamsMaxFact); id != "" {
 		res.Facts = append(res.Facts, teams.Fact{Title: "Request ID", Value: id})
 	}
@@ -233,14 +238,16 @@ func appendFact(facts []teams.Fact, title, value string) []teams.Fact {
 }
 
 // teamsText cuts s to n characters and escapes Teams markdown, so user
-// text shows as typed and cannot add links or formatting.
+// text shows as typed and cannot add links or formatting. Cutting first
+// means an escape is never split.
 func teamsText(s string, n int) string {
 	return teams.EscapeMarkdown(cut(s, n))
 }
 
-// teamsTime writes t as the result cards of package teams do.
+// teamsTime writes t as the result cards of package teams do, and as
+// the Slack dates' plain fallback: "2023-11-14 22:13 UTC".
 func teamsTime(t time.Time) string {
-	return t.UTC().Format(teams.TimeLayout)
+	return slackmsg.PlainTime(t)
 }
 
 // teamsEmoji is the emoji shown before a tone's word on Teams cards.

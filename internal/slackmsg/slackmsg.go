@@ -7,6 +7,7 @@
 package slackmsg
 
 import (
+	"github.com/chatnotify/chatnotify/internal/chattext"
 	"strconv"
 	"strings"
 	"time"
@@ -67,17 +68,9 @@ func Escape(s string, n int) string {
 	return b.String() + "…"
 }
 
-// OneLine returns s with control characters (newlines included) turned
-// into spaces and surrounding space trimmed.
-func OneLine(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
-	return strings.TrimSpace(s)
-}
+// OneLine returns s on one line, cleaned as every user text is
+// ([chattext.OneLine]: no control or invisible characters).
+func OneLine(s string) string { return chattext.OneLine(s) }
 
 // PlainTime is the fallback text of a time: "2023-11-14 22:13 UTC".
 func PlainTime(t time.Time) string {

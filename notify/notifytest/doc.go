@@ -1,44 +1,44 @@
-// Package notifytest provides fakes of the Slack and Microsoft Teams
-// endpoints that chatnotify delivers to, for tests of chatnotify itself
-// and of the hosts that embed it. It uses only the standard library.
+// Package notifytest is a fake Slack and Microsoft Teams, for tests of
+// chatnotify and of the hosts that embed it. It uses only the standard
+// library.
 //
-// # Fakes
+// # The fake
 //
-// [NewSlack] starts a fake Slack on an httptest server: the Web API
-// methods chat.postMessage and chat.update (form-encoded, token in the
-// body, answering {"ok":true,"channel":…,"ts":…} or
-// {"ok":false,"error":…}) under [Slack.APIURL], and incoming webhooks
-// (answering "ok", or an error body such as "no_service" with its
-// status) at [Slack.WebhookURL]. [NewTeams] starts a fake Teams endpoint
-// whose [Teams.LegacyURL] answers 200 with "1" and whose
-// [Teams.WorkflowsURL] answers 202 Accepted.
+// [New] starts a [Server] on a loopback httptest server that speaks the
+// platforms' real wire formats:
 //
-// The fakes listen on a loopback address over plain http, so point
-// chatnotify at them with notify.SenderOptions.AllowLoopbackURLs (and
-// SlackAPIURL for the Web API).
+//   - the Slack Web API under [Server.SlackAPIURL]: chat.postMessage and
+//     chat.update, form-encoded with the token in the body (token=),
+//     answering {"ok":true,"channel":…,"ts":…} or, with HTTP 200,
+//     {"ok":false,"error":…};
+//   - Slack incoming webhooks at [Server.SlackWebhookURL], answering 200
+//     "ok", or an error body such as "no_service" with its documented
+//     status;
+//   - Slack response_urls at [Server.ResponseURL], applying
+//     replace_original, delete_original and ephemeral answers to the
+//     message, answering {"ok":true} or {"ok":false,"error":…};
+//   - Teams incoming webhooks at [Server.TeamsWebhookURL] (200 with the
+//     body "1") and Workflows URLs at [Server.TeamsWorkflowsURL] (202
+//     Accepted).
+//
+// The fake listens on 127.0.0.1 over plain http, so point chatnotify at
+// it with notify.SenderOptions.AllowLoopbackURLs (and SlackAPIURL).
 //
 // # Recording
 //
-// Every request is recorded, decoded: [Slack.Requests] returns
-// [SlackRequest] values with the text, the blocks and helpers such as
-// [SlackRequest.Buttons]; [Teams.Requests] returns [TeamsRequest] values
-// with the cards and [TeamsRequest.Actions].
-//
-// # Conversations
-//
-// [Slack.Messages] shows each channel as a Slack client would now:
-// messages posted with chat.postMessage or through a webhook, with every
-// chat.update and every response_url replacement applied to them.
-// [Slack.ResponseURL] gives the response_url of a posted message, as Slack
-// puts it in a click's payload; POSTs to it replace, delete or answer the
-// message as Slack does.
+// Every request is recorded and decoded ([Server.Requests]): its method,
+// token, channel, text, blocks or cards, [Button]s and all of its text.
+// [Server.Messages] shows each channel as a chat client would now: what
+// was posted, with every chat.update and response_url replacement
+// applied.
 //
 // # Faults
 //
-// FailNext queues wrong answers for the next requests: [RateLimited]
-// (HTTP 429 with Retry-After), [ServerError] (503), [PlatformError] (a
-// Slack error code with its usual status), [TeamsThrottled] (the legacy
-// connectors' 200 with "HTTP error 429" in the body), [Hang] (no answer
-// until the client gives up), or any [Fault]. SetLatency slows every
-// normal answer, for benchmarks.
+// [Server.FailNext] queues wrong answers ([Fault]) for the next requests,
+// of any kind or of one method: [RateLimited] (HTTP 429 with a
+// Retry-After in seconds or as an HTTP date), [PlatformError] (a platform
+// error code with its usual status), [TeamsThrottled] (the legacy
+// connectors' 200 with "HTTP error 429" in the body), a 5xx
+// (Fault{Status: 503}) or a hang (Fault{Delay: time.Hour}).
+// [Server.SetLatency] slows every normal answer, for benchmarks.
 package notifytest

@@ -1,221 +1,56 @@
 package notifytest
 
 import (
+	"bytes"
 	"encoding/json"
-	"fmt"
 	"io"
-	"maps"
 	"net/http"
-	"net/http/httptest"
-	"slices"
 	"strings"
-	"sync"
-	"time"
 )
 
-// Slack is a fake Slack on an [httptest.Server]: the Web API methods
-// chat.postMessage and chat.update under /api/, and incoming webhooks
-// under /services/. It records every request it receives and answers as
-// Slack does, unless told otherwise with [Slack.FailNext]. It is safe for
-// concurrent use.
-type Slack struct {
-	srv      *httptest.Server
-	faults   faults
-	requests recorder[SlackRequest]
-
-	mu       sync.Mutex               // guards the conversation below
-	posted   map[string]*SlackMessage // by channel + " " + ts
-	messages []*SlackMessage          // in the order they were posted
-	seq      int
-}
-
-// SlackRequest is one request received by a [Slack] fake.
-type SlackRequest struct {
-	// Method is "chat.postMessage", "chat.update", "webhook" or
-	// "response_url".
-	Method string
-	// Token is the form token of a Web API call.
-	Token string
-	// Channel is the channel of a Web API call.
-	Channel string
-	// TS is the message timestamp of a chat.update.
-	TS string
-	// WebhookPath is the path of a webhook post, such as
-	// "/services/T000/B000/XXXX".
-	WebhookPath string
-	// Text is the message's top-level text.
-	Text string
-	// Blocks are the message's blocks, decoded as generic JSON.
-	Blocks []map[string]any
-	// Answer is the HTTP status the fake answered with; Error the
-	// platform error it gave, if any.
-	Answer int
-	Error  string
-
-	rawBlocks []byte // decoded into Blocks by Requests
-}
-
-// SlackButton is a button found in a message's actions blocks.
-type SlackButton struct {
-	ActionID string
-	Text     string
-	Value    string
-	URL      string
-	Style    string
-}
-
-// Buttons returns the buttons of the request's actions blocks, in order.
-func (r SlackRequest) Buttons() []SlackButton {
-	var out []SlackButton
-	for _, b := range r.Blocks {
-		if b["type"] != "actions" {
-			continue
-		}
-		els, _ := b["elements"].([]any)
-		for _, e := range els {
-			m, _ := e.(map[string]any)
-			if m["type"] != "button" {
-				continue
-			}
-			btn := SlackButton{ActionID: str(m["action_id"]), Value: str(m["value"]), URL: str(m["url"]), Style: str(m["style"])}
-			if t, ok := m["text"].(map[string]any); ok {
-				btn.Text = str(t["text"])
-			}
-			out = append(out, btn)
-		}
+// slackAPI serves chat.postMessage and chat.update: a form-encoded body
+// with the token in it, answered {"ok":true,"channel":…,"ts":…} or
+// {"ok":false,"error":…} with HTTP 200.
+func (s *Server) slackAPI(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		http.Error(w, "request too large", http.StatusRequestEntityTooLarge)
+		return
 	}
-	return out
-}
-
-// AllText returns the top-level text and every text found in the blocks,
-// one per line, for assertions on what a reader would see.
-func (r SlackRequest) AllText() string {
-	var b strings.Builder
-	b.WriteString(r.Text)
-	for _, blk := range r.Blocks {
-		collectText(&b, blk)
-	}
-	return b.String()
-}
-
-func collectText(b *strings.Builder, v any) {
-	switch x := v.(type) {
-	case map[string]any:
-		if t, ok := x["text"].(string); ok {
-			b.WriteString("\n" + t)
-		}
-		for _, k := range slices.Sorted(maps.Keys(x)) {
-			if e := x[k]; k != "text" || !isString(e) {
-				collectText(b, e)
-			}
-		}
-	case []any:
-		for _, e := range x {
-			collectText(b, e)
-		}
-	}
-}
-
-func isString(v any) bool { _, ok := v.(string); return ok }
-
-func str(v any) string { s, _ := v.(string); return s }
-
-// NewSlack starts a fake Slack. Close it when done.
-func NewSlack() *Slack {
-	s := &Slack{posted: make(map[string]*SlackMessage)}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /api/chat.postMessage", s.webAPI)
-	mux.HandleFunc("POST /api/chat.update", s.webAPI)
-	mux.HandleFunc("POST /services/", s.webhook)
-	mux.HandleFunc("POST /actions/", s.respond)
-	s.srv = httptest.NewServer(mux)
-	return s
-}
-
-// Close shuts the fake down.
-func (s *Slack) Close() { s.srv.Close() }
-
-// URL is the fake's base URL.
-func (s *Slack) URL() string { return s.srv.URL }
-
-// APIURL is the Web API base URL to configure a client with (it ends in
-// "/api/").
-func (s *Slack) APIURL() string { return s.srv.URL + "/api/" }
-
-// WebhookURL returns an incoming webhook URL on the fake. Different
-// names give different URLs; every one of them works.
-func (s *Slack) WebhookURL(name string) string {
-	return s.srv.URL + "/services/T00000000/B00000000/" + name
-}
-
-// FailNext makes the next n requests (of any kind) answer with f.
-func (s *Slack) FailNext(n int, f Fault) { s.faults.push(n, f) }
-
-// SetLatency makes every normal answer wait d first.
-func (s *Slack) SetLatency(d time.Duration) { s.faults.setLatency(d) }
-
-// Requests returns a copy of the requests received so far, in order,
-// with their blocks decoded.
-func (s *Slack) Requests() []SlackRequest {
-	out := s.requests.all()
-	for i := range out {
-		if len(out[i].rawBlocks) > 0 {
-			_ = json.Unmarshal(out[i].rawBlocks, &out[i].Blocks)
-		}
-	}
-	return out
-}
-
-// Count returns how many requests of method ("chat.postMessage",
-// "chat.update", "webhook", "response_url") were received, or of all
-// kinds for "".
-func (s *Slack) Count(method string) int {
-	return s.requests.count(func(r SlackRequest) bool { return method == "" || r.Method == method })
-}
-
-// Reset forgets the recorded requests and queued faults.
-func (s *Slack) Reset() {
-	s.requests.reset()
-	s.faults.reset()
-}
-
-func (s *Slack) webAPI(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	r.Body = io.NopCloser(bytes.NewReader(body))
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, "bad form", http.StatusBadRequest)
 		return
 	}
-	method := strings.TrimPrefix(r.URL.Path, "/api/")
-	req := SlackRequest{
-		Method:  method,
-		Token:   r.PostForm.Get("token"),
-		Channel: r.PostForm.Get("channel"),
-		TS:      r.PostForm.Get("ts"),
-		Text:    r.PostForm.Get("text"),
+	f := r.PostForm
+	req := Request{
+		Method:  strings.TrimPrefix(r.URL.Path, "/api/"),
+		Token:   f.Get("token"),
+		Channel: f.Get("channel"),
+		TS:      f.Get("ts"),
+		Text:    f.Get("text"),
+		Body:    body,
 	}
-	if b := r.PostForm.Get("blocks"); b != "" && b != "[]" {
+	if b := f.Get("blocks"); b != "" && b != "[]" {
 		req.rawBlocks = []byte(b)
 	}
-	ft, faulty, latency := s.faults.next()
-	if faulty {
+	if ft, faulty, latency := s.fault(req.Method); faulty {
 		if !wait(r, ft.Delay) {
 			return
 		}
-		req.Answer, req.Error = ft.Status, ft.Error
-		if req.Answer == 0 {
-			req.Answer = http.StatusOK
-		}
-		s.requests.record(req)
-		setRetryAfter(w, ft.RetryAfter)
+		req.Answer = ft.status(func(string) int { return http.StatusOK })
+		req.Error = ft.Error
+		s.record(req)
+		ft.setRetryAfter(w)
 		if req.Answer == http.StatusOK {
 			writeJSON(w, http.StatusOK, map[string]any{"ok": false, "error": ft.Error})
 			return
 		}
+		w.Header().Set("Content-Type", "text/html")
 		w.WriteHeader(req.Answer)
-		io.WriteString(w, ft.Error)
+		io.WriteString(w, ft.body(req.Answer))
 		return
-	}
-	if !wait(r, latency) {
+	} else if !wait(r, latency) {
 		return
 	}
 	var code string
@@ -224,40 +59,36 @@ func (s *Slack) webAPI(w http.ResponseWriter, r *http.Request) {
 		code = "not_authed"
 	case req.Channel == "":
 		code = "channel_not_found"
-	case method == "chat.update" && !s.isPosted(req.Channel, req.TS):
+	case req.Method == "chat.update" && !s.isPosted(req.Channel, req.TS):
 		code = "message_not_found"
-	case req.Text == "" && len(req.rawBlocks) == 0:
+	case req.Text == "" && req.rawBlocks == nil:
 		code = "no_text"
 	}
 	req.Answer, req.Error = http.StatusOK, code
 	if code != "" {
-		s.requests.record(req)
+		s.record(req)
 		writeJSON(w, http.StatusOK, map[string]any{"ok": false, "error": code})
 		return
 	}
-	if method == "chat.postMessage" {
+	if req.Method == "chat.postMessage" {
 		req.TS = s.newTS()
-	}
-	s.requests.record(req)
-	if method == "chat.postMessage" {
-		s.post(req, false)
+		s.post(&Message{Channel: req.Channel, TS: req.TS, Text: req.Text, rawBlocks: req.rawBlocks})
 	} else {
-		s.update(req, method, r.PostForm.Has("text"), r.PostForm.Has("blocks"))
+		var text *string
+		if f.Has("text") {
+			text = &req.Text
+		}
+		var blocks json.RawMessage
+		if f.Has("blocks") {
+			blocks = json.RawMessage(req.rawBlocks)
+			if blocks == nil {
+				blocks = json.RawMessage{} // an empty list removes the blocks
+			}
+		}
+		s.update(req.Channel, req.TS, "chat.update", text, blocks)
 	}
+	s.record(req)
 	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "channel": req.Channel, "ts": req.TS})
-}
-
-func (s *Slack) newTS() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.seq++
-	return fmt.Sprintf("1700000000.%06d", s.seq)
-}
-
-func (s *Slack) isPosted(channel, ts string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.posted[channel+" "+ts] != nil
 }
 
 // slackWebhookStatus is the status Slack documents for a webhook error
@@ -274,61 +105,146 @@ var slackWebhookStatus = map[string]int{
 	"no_text":             http.StatusBadRequest,
 }
 
-func (s *Slack) webhook(w http.ResponseWriter, r *http.Request) {
-	req := SlackRequest{Method: "webhook", WebhookPath: r.URL.Path}
+func webhookStatus(code string) int {
+	if st, ok := slackWebhookStatus[code]; ok {
+		return st
+	}
+	return http.StatusBadRequest
+}
+
+// slackWebhook serves incoming webhooks: a JSON message, answered 200
+// "ok", or an error code as the body (text/html) with its status.
+func (s *Server) slackWebhook(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	req := Request{Method: "webhook", Path: r.URL.Path, Body: body}
 	var msg struct {
 		Text   string          `json:"text"`
 		Blocks json.RawMessage `json:"blocks"`
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	decodeErr := err != nil || json.Unmarshal(body, &msg) != nil
 	req.Text = msg.Text
-	if len(msg.Blocks) > 0 && string(msg.Blocks) != "null" && string(msg.Blocks) != "[]" {
+	if hasList(msg.Blocks) {
 		req.rawBlocks = msg.Blocks
 	}
-
-	ft, faulty, latency := s.faults.next()
-	if faulty {
+	status, answer := http.StatusOK, "ok"
+	if ft, faulty, latency := s.fault(req.Method); faulty {
 		if !wait(r, ft.Delay) {
 			return
 		}
-		status := ft.Status
-		if status == 0 {
-			status = slackWebhookStatus[ft.Error]
-			if status == 0 {
-				status = http.StatusBadRequest
-			}
+		status = ft.status(webhookStatus)
+		answer = ft.body(status)
+		req.Error = ft.Error
+		ft.setRetryAfter(w)
+	} else {
+		if !wait(r, latency) {
+			return
 		}
-		req.Answer, req.Error = status, ft.Error
-		s.requests.record(req)
-		setRetryAfter(w, ft.RetryAfter)
-		w.Header().Set("Content-Type", "text/html")
-		w.WriteHeader(status)
-		io.WriteString(w, ft.Error)
-		return
-	}
-	if !wait(r, latency) {
-		return
-	}
-	status, answer := http.StatusOK, "ok"
-	switch {
-	case decodeErr:
-		status, answer = http.StatusBadRequest, "invalid_payload"
-	case msg.Text == "" && len(req.rawBlocks) == 0:
-		status, answer = http.StatusBadRequest, "no_text"
+		switch {
+		case decodeErr:
+			status, answer = http.StatusBadRequest, "invalid_payload"
+		case msg.Text == "" && req.rawBlocks == nil:
+			status, answer = http.StatusBadRequest, "no_text"
+		}
+		if status != http.StatusOK {
+			req.Error = answer
+		} else {
+			s.post(&Message{Channel: req.Path, TS: s.newTS(), Text: msg.Text, rawBlocks: req.rawBlocks})
+		}
 	}
 	req.Answer = status
-	if status != http.StatusOK {
-		req.Error = answer
-	}
-	s.requests.record(req)
-	if status == http.StatusOK {
-		req.Channel, req.TS = req.WebhookPath, s.newTS()
-		s.post(req, false)
-	}
+	s.record(req)
 	w.Header().Set("Content-Type", "text/html")
 	w.WriteHeader(status)
 	io.WriteString(w, answer)
+}
+
+// slackRespond serves the response_urls of [Server.ResponseURL]:
+// /actions/{team}/{channel}/{ts}, answered {"ok":true} or
+// {"ok":false,"error":…}.
+func (s *Server) slackRespond(w http.ResponseWriter, r *http.Request) {
+	channel, ts := r.PathValue("channel"), r.PathValue("ts")
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	req := Request{Method: "response_url", Path: r.URL.Path, Channel: channel, TS: ts, Body: body}
+	var msg struct {
+		Text            *string         `json:"text"`
+		Blocks          json.RawMessage `json:"blocks"`
+		ReplaceOriginal json.RawMessage `json:"replace_original"`
+		DeleteOriginal  json.RawMessage `json:"delete_original"`
+		ResponseType    string          `json:"response_type"`
+	}
+	decodeErr := err != nil || json.Unmarshal(body, &msg) != nil
+	if msg.Text != nil {
+		req.Text = *msg.Text
+	}
+	if hasList(msg.Blocks) {
+		req.rawBlocks = msg.Blocks
+	}
+	req.ReplaceOriginal, req.DeleteOriginal, req.ResponseType = isTrue(msg.ReplaceOriginal), isTrue(msg.DeleteOriginal), msg.ResponseType
+
+	if ft, faulty, latency := s.fault(req.Method); faulty {
+		if !wait(r, ft.Delay) {
+			return
+		}
+		req.Answer = ft.status(func(string) int { return http.StatusBadRequest })
+		req.Error = ft.Error
+		s.record(req)
+		ft.setRetryAfter(w)
+		if ft.Error == "" {
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(req.Answer)
+			io.WriteString(w, ft.body(req.Answer))
+			return
+		}
+		writeJSON(w, req.Answer, map[string]any{"ok": false, "error": ft.Error})
+		return
+	} else if !wait(r, latency) {
+		return
+	}
+	status, code := http.StatusOK, ""
+	switch {
+	case decodeErr:
+		status, code = http.StatusBadRequest, "invalid_payload"
+	case req.DeleteOriginal:
+		if !s.remove(channel, ts) {
+			status, code = http.StatusNotFound, "message_not_found"
+		}
+	case req.Text == "" && req.rawBlocks == nil:
+		status, code = http.StatusBadRequest, "no_text"
+	case req.ReplaceOriginal:
+		var blocks json.RawMessage
+		if len(msg.Blocks) > 0 && string(msg.Blocks) != "null" {
+			blocks = msg.Blocks
+		}
+		if !s.update(channel, ts, "response_url", &req.Text, blocks) {
+			status, code = http.StatusNotFound, "message_not_found"
+		}
+	default:
+		s.post(&Message{Channel: channel, TS: s.newTS(), Text: req.Text, rawBlocks: req.rawBlocks, Ephemeral: msg.ResponseType != "in_channel"})
+	}
+	req.Answer, req.Error = status, code
+	s.record(req)
+	if code != "" {
+		writeJSON(w, status, map[string]any{"ok": false, "error": code})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true})
+}
+
+// hasList reports whether a JSON value is a non-empty list.
+func hasList(v json.RawMessage) bool {
+	v = bytes.TrimSpace(v)
+	return len(v) > 0 && string(v) != "null" && string(v) != "[]"
+}
+
+// isTrue reports whether a JSON value is true or "true", the two ways
+// clients write Slack's replace_original and delete_original.
+func isTrue(v json.RawMessage) bool {
+	v = bytes.TrimSpace(v)
+	if string(v) == "true" {
+		return true
+	}
+	var s string
+	return json.Unmarshal(v, &s) == nil && s == "true"
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

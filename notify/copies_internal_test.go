@@ -12,19 +12,19 @@ func TestCopyTracker(t *testing.T) {
 	teams := Post{ApprovalID: "a", ChannelID: "c2"}
 	now := time.Unix(1700000000, 0)
 
-	t.Run("a copy UpdatePosts meets while it is checked is left to UpdatePosts", func(t *testing.T) {
+	t.Run("a copy a decision's listing meets while it is checked is left to the decision's jobs", func(t *testing.T) {
 		var c copyTracker
 		chk := c.begin(bot)
 		assert.True(t, c.visit(bot))
 		assert.False(t, c.end(chk, true, now), "taken over")
 		assert.True(t, c.visit(bot), "nothing remembered")
 	})
-	t.Run("a caught-up copy is skipped by the next UpdatePosts only", func(t *testing.T) {
+	t.Run("a caught-up copy is skipped by the next decision's listing only", func(t *testing.T) {
 		var c copyTracker
 		assert.True(t, c.end(c.begin(bot), true, now))
 		assert.True(t, c.visit(teams), "another copy")
 		assert.False(t, c.visit(bot))
-		assert.True(t, c.visit(bot), "a later, direct UpdatePosts acts again")
+		assert.True(t, c.visit(bot), "a later listing acts again")
 		assert.Empty(t, c.caughtUp)
 		assert.Empty(t, c.checking)
 	})
