@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/chatnotify/chatnotify/approval"
-	"github.com/chatnotify/chatnotify/internal/httpjson"
 	"github.com/chatnotify/chatnotify/notify"
 )
 
@@ -34,10 +32,10 @@ func (a *app) caller(w http.ResponseWriter, r *http.Request, admin bool) (user, 
 	switch {
 	case !ok:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="chatnotify"`)
-		httpjson.WriteError(w, http.StatusUnauthorized, "authentication required")
+		writeError(w, http.StatusUnauthorized, "authentication required")
 		return user{}, false
 	case admin && !u.Admin:
-		httpjson.WriteError(w, http.StatusForbidden, "the admin role is required")
+		writeError(w, http.StatusForbidden, "the admin role is required")
 		return user{}, false
 	}
 	return u, true
@@ -63,22 +61,22 @@ func (a *app) createApproval(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in createApprovalRequest
-	if err := httpjson.Decode(w, r, 0, &in, false); err != nil {
+	if err := decodeJSON(w, r, &in); err != nil {
 		a.writeErr(w, r, err)
 		return
 	}
 	if in.ID != "" && !approvalIDPattern.MatchString(in.ID) {
-		httpjson.WriteError(w, http.StatusBadRequest, "id must be 1 to 128 letters, digits, '.', '_', ':' or '-'")
+		writeError(w, http.StatusBadRequest, "id must be 1 to 128 letters, digits, '.', '_', ':' or '-'")
 		return
 	}
 	// Compared in seconds: multiplying first would overflow a Duration
 	// for huge values and let them through.
 	if in.ExpiresInSeconds < 0 || in.ExpiresInSeconds > int64(maxExpiry/time.Second) {
-		httpjson.WriteError(w, http.StatusBadRequest, "expires_in_seconds must be between 0 (never) and 2592000 (30 days)")
+		writeError(w, http.StatusBadRequest, "expires_in_seconds must be between 0 (never) and 2592000 (30 days)")
 		return
 	}
 	if in.ConsoleURL != "" && !strings.HasPrefix(in.ConsoleURL, "https://") && !strings.HasPrefix(in.ConsoleURL, "http://") {
-		httpjson.WriteError(w, http.StatusBadRequest, "console_url must be an http or https URL")
+		writeError(w, http.StatusBadRequest, "console_url must be an http or https URL")
 		return
 	}
 	req := approval.Request{
@@ -94,9 +92,9 @@ func (a *app) createApproval(w http.ResponseWriter, r *http.Request) {
 		// Creating with a client-chosen ID is idempotent: the same request
 		// sent again (a retry) answers 200 with what is stored and notifies
 		// no one twice; a different request under that ID is a conflict.
-		if old, gerr := a.svc.Get(r.Context(), in.ID); gerr == nil && sameRequest(old, req) {
-			w.Header().Set("Location", "/v1/approvals/"+old.ID)
-			httpjson.Write(w, http.StatusOK, old)
+		if old, gerr := a.svc.Get(r.Context(), u.OrgID, in.ID); gerr == nil && sameRequest(old, req) {
+			w.Header().Set("Location", a.basePath+"/v1/approvals/"+old.ID)
+			writeJSON(w, http.StatusOK, old)
 			return
 		}
 	}
@@ -110,8 +108,8 @@ func (a *app) createApproval(w http.ResponseWriter, r *http.Request) {
 		a.logger.Error("approval request created but not queued for delivery", "approval_id", created.ID, "err", err)
 		w.Header().Set("X-Delivery-Error", "notification not queued: "+err.Error())
 	}
-	w.Header().Set("Location", "/v1/approvals/"+created.ID)
-	httpjson.Write(w, http.StatusCreated, created)
+	w.Header().Set("Location", a.basePath+"/v1/approvals/"+created.ID)
+	writeJSON(w, http.StatusCreated, created)
 }
 
 // sameRequest reports whether stored is the request a retry of in would
@@ -125,24 +123,24 @@ func sameRequest(stored, in approval.Request) bool {
 }
 
 // getApproval serves GET /v1/approvals/{id} to any member of the org.
+// Every read names the caller's organisation: another organisation's
+// request is ErrNotFound, exactly like one that does not exist.
 func (a *app) getApproval(w http.ResponseWriter, r *http.Request) {
 	u, ok := a.caller(w, r, false)
 	if !ok {
 		return
 	}
-	req, err := a.svc.Get(r.Context(), r.PathValue("id"))
-	if err == nil && req.OrgID != u.OrgID {
-		err = approval.ErrNotFound // another org's request does not exist for this caller
-	}
+	req, err := a.svc.Get(r.Context(), u.OrgID, r.PathValue("id"))
 	if err != nil {
 		a.writeErr(w, r, err)
 		return
 	}
-	httpjson.Write(w, http.StatusOK, req)
+	writeJSON(w, http.StatusOK, req)
 }
 
 // decideApproval serves POST /v1/approvals/{id}/decision: the host's own
-// UI deciding through the same routine as the chat buttons.
+// UI deciding through the same routine as the chat buttons, for the
+// caller's organisation.
 func (a *app) decideApproval(w http.ResponseWriter, r *http.Request) {
 	u, ok := a.caller(w, r, false)
 	if !ok {
@@ -151,29 +149,20 @@ func (a *app) decideApproval(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		Decision approval.Decision `json:"decision"`
 	}
-	if err := httpjson.Decode(w, r, 0, &in, false); err != nil {
+	if err := decodeJSON(w, r, &in); err != nil {
 		a.writeErr(w, r, err)
 		return
 	}
 	if in.Decision != approval.Approve && in.Decision != approval.Deny {
-		httpjson.WriteError(w, http.StatusBadRequest, `decision must be "approve" or "deny"`)
+		writeError(w, http.StatusBadRequest, `decision must be "approve" or "deny"`)
 		return
 	}
-	id := r.PathValue("id")
-	cur, err := a.svc.Get(r.Context(), id)
-	if err == nil && cur.OrgID != u.OrgID {
-		err = approval.ErrNotFound // another org's request does not exist for this caller
-	}
+	req, err := a.svc.Review(r.Context(), u.OrgID, r.PathValue("id"), in.Decision, u.reviewer(), approval.SourceAPI)
 	if err != nil {
 		a.writeErr(w, r, err)
 		return
 	}
-	req, err := a.svc.Review(r.Context(), id, in.Decision, u.reviewer(), approval.SourceAPI)
-	if err != nil {
-		a.writeErr(w, r, err)
-		return
-	}
-	httpjson.Write(w, http.StatusOK, req)
+	writeJSON(w, http.StatusOK, req)
 }
 
 // listAudit serves GET /v1/audit?approval_id=…&limit=… to admins.
@@ -186,7 +175,7 @@ func (a *app) listAudit(w http.ResponseWriter, r *http.Request) {
 	if l := r.URL.Query().Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 || n > 1000 {
-			httpjson.WriteError(w, http.StatusBadRequest, "limit must be between 1 and 1000")
+			writeError(w, http.StatusBadRequest, "limit must be between 1 and 1000")
 			return
 		}
 		f.Limit = n
@@ -196,21 +185,24 @@ func (a *app) listAudit(w http.ResponseWriter, r *http.Request) {
 		a.writeErr(w, r, err)
 		return
 	}
-	httpjson.Write(w, http.StatusOK, map[string]any{"entries": entries})
+	writeJSON(w, http.StatusOK, map[string]any{"entries": entries})
 }
 
 // postEvent serves POST /v1/events: {"type": "drift_alert" |
-// "agent_status", …payload}. It delivers to the org's subscribed channels
-// and answers 202 with one result per channel. A delivery still retrying
-// when the answer is due (a.eventTimeout, inside the server's
-// WriteTimeout) stops and is reported as timed out.
+// "agent_status", …payload}. It queues the event on the dispatcher, which
+// delivers it to every enabled channel of the org subscribed to its type
+// (with rate limits and retries), and answers 202 {"status":"queued"} at
+// once. Each delivery's result goes to the log (notify's "delivered" and
+// "delivery failed" lines); a host wanting them elsewhere sets
+// notify.DispatcherOptions.OnDelivery. A full queue is 503 with
+// Retry-After: nothing is dropped silently.
 func (a *app) postEvent(w http.ResponseWriter, r *http.Request) {
 	u, ok := a.caller(w, r, true)
 	if !ok {
 		return
 	}
 	var raw json.RawMessage
-	if err := httpjson.Decode(w, r, 0, &raw, false); err != nil {
+	if err := decodeJSON(w, r, &raw); err != nil {
 		a.writeErr(w, r, err)
 		return
 	}
@@ -219,14 +211,11 @@ func (a *app) postEvent(w http.ResponseWriter, r *http.Request) {
 		a.writeErr(w, r, err)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), a.eventTimeout)
-	defer cancel()
-	results, err := a.dispatcher.Dispatch(ctx, u.OrgID, ev)
-	if err != nil {
+	if err := a.dispatcher.Enqueue(u.OrgID, ev); err != nil {
 		a.writeErr(w, r, err)
 		return
 	}
-	httpjson.Write(w, http.StatusAccepted, map[string]any{"results": results})
+	writeJSON(w, http.StatusAccepted, map[string]string{"status": "queued"})
 }
 
 // parseEvent decodes an event body: its "type" picks the payload type,
@@ -236,7 +225,7 @@ func parseEvent(raw json.RawMessage) (notify.Event, error) {
 		Type notify.EventType `json:"type"`
 	}
 	bad := func(format string, args ...any) (notify.Event, error) {
-		return nil, httpjson.Errorf(http.StatusBadRequest, format, args...)
+		return nil, errorf(http.StatusBadRequest, format, args...)
 	}
 	if err := json.Unmarshal(raw, &head); err != nil {
 		if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok && te.Field == "type" {
@@ -309,7 +298,7 @@ func strictUnmarshal(raw json.RawMessage, v any) error {
 		} else if _, ok := errors.AsType[*time.ParseError](err); ok {
 			msg = "times must be RFC 3339 strings"
 		}
-		return httpjson.Errorf(http.StatusBadRequest, "%s", msg)
+		return errorf(http.StatusBadRequest, "%s", msg)
 	}
 	return nil
 }
@@ -318,22 +307,26 @@ func strictUnmarshal(raw json.RawMessage, v any) error {
 // client-safe message; anything unexpected is a 500 without details,
 // and logged with them.
 func (a *app) writeErr(w http.ResponseWriter, r *http.Request, err error) {
-	var he *httpjson.Error
-	switch {
-	case errors.As(err, &he):
-		httpjson.WriteError(w, he.Status, he.Message)
+	switch he, ok := errors.AsType[*httpError](err); {
+	case ok:
+		writeError(w, he.status, he.msg)
 	case errors.Is(err, approval.ErrNotFound):
-		httpjson.WriteError(w, http.StatusNotFound, approval.Message(err))
+		writeError(w, http.StatusNotFound, approval.Message(err))
 	case errors.Is(err, approval.ErrConflict):
-		httpjson.WriteError(w, http.StatusConflict, "an approval request with this id already exists")
+		writeError(w, http.StatusConflict, "an approval request with this id already exists")
 	case errors.Is(err, approval.ErrInvalid):
-		httpjson.WriteError(w, http.StatusBadRequest, strings.TrimPrefix(err.Error(), "approval: invalid input: "))
+		writeError(w, http.StatusBadRequest, strings.TrimPrefix(err.Error(), "approval: invalid input: "))
 	case errors.Is(err, approval.ErrNotPending), errors.Is(err, approval.ErrExpired):
-		httpjson.WriteError(w, http.StatusConflict, approval.Message(err))
-	case errors.Is(err, approval.ErrNotAllowed), errors.Is(err, approval.ErrSelfApproval):
-		httpjson.WriteError(w, http.StatusForbidden, approval.Message(err))
+		writeError(w, http.StatusConflict, approval.Message(err))
+	case errors.Is(err, approval.ErrNotAllowed):
+		writeError(w, http.StatusForbidden, approval.Message(err))
+	case errors.Is(err, notify.ErrQueueFull):
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "the delivery queue is full; try again shortly")
+	case errors.Is(err, notify.ErrClosed):
+		writeError(w, http.StatusServiceUnavailable, "the server is shutting down")
 	default:
 		a.logger.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		httpjson.WriteError(w, http.StatusInternalServerError, "internal error")
+		writeError(w, http.StatusInternalServerError, "internal error")
 	}
 }

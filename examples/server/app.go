@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -17,8 +19,8 @@ import (
 	"github.com/chatnotify/chatnotify/notify"
 	"github.com/chatnotify/chatnotify/slackverify"
 	"github.com/chatnotify/chatnotify/store/memstore"
-	"github.com/chatnotify/chatnotify/store/sqlstore"
-	"github.com/chatnotify/chatnotify/teams"
+	"github.com/chatnotify/chatnotify/store/postgres"
+	"github.com/chatnotify/chatnotify/store/sqlite"
 )
 
 // store is everything the example keeps: the reference stores implement
@@ -29,7 +31,12 @@ type store interface {
 	approval.ApprovalStore
 	approval.AuditLogger
 	approval.AuditLister
+	approval.ExpiryLister
 }
+
+// productName names the example in the settings API's default test
+// message ("This is a test notification from the chatnotify example.").
+const productName = "the chatnotify example"
 
 // app is the wired host: its handler serves every endpoint.
 type app struct {
@@ -40,20 +47,32 @@ type app struct {
 	auth       tokenAuth
 	svc        *approval.Service
 	dispatcher *notify.Dispatcher
-	slack      *approval.SlackHandler
 	sandbox    *sandbox
 	mux        *http.ServeMux
 	warnings   []string
+	// basePath is the path of PUBLIC_URL ("" at the root, "/chatnotify"
+	// when the host mounts the example under that prefix): Location
+	// headers start with it.
+	basePath   string
 	sweepEvery time.Duration // EXPIRY_SWEEP_INTERVAL; 0: no sweep
 	sweeper    *sweeper      // the running expiry sweep (expiry.go)
-	// eventTimeout bounds the deliveries POST /v1/events waits for, so
-	// that it answers before the server's WriteTimeout.
-	eventTimeout time.Duration
 }
 
 // newApp opens the store and wires chatnotify's pieces together.
 func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) {
-	a := &app{cfg: cfg, logger: logger, mux: http.NewServeMux(), eventTimeout: writeTimeout - 5*time.Second}
+	a := &app{cfg: cfg, logger: logger, mux: http.NewServeMux()}
+	if a.cfg.PublicURL != "" {
+		u, err := url.Parse(a.cfg.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, errors.New("PUBLIC_URL must be an absolute http or https URL")
+		}
+		a.basePath = strings.TrimSuffix(u.Path, "/")
+	}
+	sweepEvery, err := parseSweepInterval(a.cfg.ExpirySweepInterval)
+	if err != nil {
+		return nil, err
+	}
+	a.sweepEvery = sweepEvery
 	if err := a.openStore(ctx); err != nil {
 		return nil, err
 	}
@@ -72,19 +91,14 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 		a.cfg.AdminTokenMade = true
 	}
 	a.auth = tokenAuth{admin: a.cfg.AdminToken, viewer: a.cfg.ViewerToken}
-	sweepEvery, err := parseSweepInterval(a.cfg.ExpirySweepInterval)
-	if err != nil {
-		return nil, err
-	}
-	a.sweepEvery = sweepEvery
 
 	signer, err := a.signer()
 	if err != nil {
 		return nil, err
 	}
 
-	// nil lets the sender and the Slack handler use their own clients,
-	// which keep enough idle connections and follow no redirects.
+	// nil lets the sender use its own client, which keeps enough idle
+	// connections and follows no redirects.
 	var client *http.Client
 	if a.cfg.Sandbox {
 		if len(a.cfg.SlackSecrets) == 0 {
@@ -98,13 +112,15 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 		}
 		a.sandbox = sb
 		client = sb.client()
-		a.cfg.SlackAPIURL = notify.DefaultSlackAPIURL // the sandbox client routes it to the fake
+		a.cfg.SlackAPIURL = "https://slack.com/api/" // the sandbox client routes it to the fake
 	}
-	insecure := a.cfg.AllowInsecureURLs
 	sender, err := notify.NewSender(&notify.SenderOptions{
-		HTTPClient:        client,
-		SlackAPIURL:       a.cfg.SlackAPIURL,
-		AllowLoopbackURLs: insecure,
+		HTTPClient:  client,
+		SlackAPIURL: a.cfg.SlackAPIURL,
+		// The library's one loopback setting: webhook URLs and Slack
+		// response_urls on 127.0.0.1, for local tests only. The settings
+		// API validates channels with the same policy.
+		AllowLoopbackURLs: a.cfg.AllowInsecureURLs,
 		PublicURL:         a.cfg.PublicURL,
 		Signer:            signer,
 		ConsoleURL:        a.consoleURL,
@@ -114,51 +130,34 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 		return nil, err
 	}
 	a.dispatcher, err = notify.NewDispatcher(a.store, sender, &notify.DispatcherOptions{
-		Posts:     a.store,
-		Approvals: a.store,
+		Posts:     a.store, // remembers where each request was posted
+		Approvals: a.store, // catches decisions made while a post is in flight
 		Logger:    logger,
 	})
 	if err != nil {
 		return nil, err
 	}
 	a.svc, err = approval.NewService(a.store, a.store, &approval.Options{
-		OnDecided: a.dispatcher.Decided,
-		Logger:    logger,
+		Signer:   signer,                // the Teams links' action tokens
+		FollowUp: a.dispatcher.FollowUp, // every copy shows the decision; Slack clicks get their answer
+		Logger:   logger,
 	})
 	if err != nil {
 		return nil, err
 	}
 
 	settings, err := notify.NewSettingsHandler(a.store, sender, a.auth.authorizer, &notify.SettingsOptions{
-		Logger:   logger,
-		Validate: notify.ValidateOptions{AllowLoopbackURLs: insecure},
+		Logger:      logger,
+		ProductName: productName,
 	})
 	if err != nil {
 		return nil, err
 	}
-	a.slack, err = approval.NewSlackHandler(a.svc, &approval.SlackOptions{
-		Logger:                    logger,
-		HTTPClient:                client,
-		AllowLoopbackResponseURLs: insecure,
-	})
+	slackHandler, err := a.slackHandler()
 	if err != nil {
 		return nil, err
-	}
-	var slackHandler http.Handler = a.slack
-	if len(a.cfg.SlackSecrets) > 0 {
-		v, err := slackverify.New(a.cfg.SlackSecrets[0], &slackverify.Options{
-			PreviousSecrets: a.cfg.SlackSecrets[1:],
-			Logger:          logger,
-		})
-		if err != nil {
-			return nil, err
-		}
-		slackHandler = v.Middleware(a.slack)
-	} else {
-		a.warn("SLACK_SIGNING_SECRET is not set: Slack interaction requests are NOT verified, so anyone who can reach this server can approve requests. Set it before exposing the server.")
 	}
 	teamsHandler, err := approval.NewTeamsHandler(a.svc, &approval.TeamsOptions{
-		Signer:     signer,
 		HMACSecret: a.cfg.TeamsHMACSecret,
 		Logger:     logger,
 	})
@@ -187,44 +186,131 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 
 func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
 
-// Close stops the expiry sweep, drains background work (queued
-// deliveries, message updates, Slack replacements) until ctx is done,
-// then closes the store.
+// slackHandler returns the handler of the Slack interactions endpoint.
+// It never decides an unverified click: with SLACK_SIGNING_SECRET (or
+// the sandbox's generated secret) it is chatnotify's handler behind
+// slackverify; without one, every request is refused with 503 and a log
+// line saying why, so that a Slack app pointed at the server shows the
+// misconfiguration instead of approving on anyone's word.
+// (approval.SlackOptions.AllowUnsigned exists for tests; the example
+// never sets it.)
+func (a *app) slackHandler() (http.Handler, error) {
+	if len(a.cfg.SlackSecrets) == 0 {
+		a.warn("SLACK_SIGNING_SECRET is not set: " + approval.SlackInteractionsPath + " refuses every request (503), since Slack clicks could not be verified. Set it to your Slack app's signing secret to enable the buttons.")
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			a.logger.WarnContext(r.Context(), "refused a Slack interaction: SLACK_SIGNING_SECRET is not set, so it cannot be verified")
+			writeError(w, http.StatusServiceUnavailable, slackDisabled)
+		}), nil
+	}
+	v, err := slackverify.New(a.cfg.SlackSecrets[0], &slackverify.Options{
+		PreviousSecrets: a.cfg.SlackSecrets[1:],
+		Logger:          a.logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("SLACK_SIGNING_SECRET: %w", err)
+	}
+	return approval.NewSlackHandler(a.svc, &approval.SlackOptions{
+		OrgID:    a.slackOrg,
+		Verifier: v, // the handler wraps itself in v.Middleware
+		Logger:   a.logger,
+	})
+}
+
+// slackDisabled is the answer of the Slack endpoint without a signing
+// secret.
+const slackDisabled = "Slack interactions are disabled: the server has no SLACK_SIGNING_SECRET to verify them with"
+
+// slackOrg is the Slack handler's OrgID hook: the organisation whose
+// requests a click decides, given the workspace (team_id) and channel
+// (channel_id) Slack signed. The example has one organisation, so every
+// verified click is defaultOrg's. A multi-tenant host looks the
+// workspace up in what it recorded when the organisation installed its
+// Slack app (team_id → organisation), may also check that channelID is
+// one of that organisation's channels, and returns "" for a workspace it
+// does not know: the click is then answered "Approval request not
+// found", whatever its value.
+func (a *app) slackOrg(ctx context.Context, teamID, channelID string) (string, error) {
+	return defaultOrg, nil
+}
+
+// Close stops the expiry sweep, drains the dispatcher (queued posts,
+// copy updates, Slack answers) until ctx is done, and only then closes
+// the store, which the dispatcher's workers use until they have
+// returned. Call it after http.Server.Shutdown, so that no handler is
+// still handing work over.
 func (a *app) Close(ctx context.Context) error {
 	a.stopExpirySweeper(ctx)
-	err := errors.Join(a.slack.Close(ctx), a.dispatcher.Close(ctx))
+	err := a.dispatcher.Close(ctx)
+	if err != nil {
+		// ctx ended first: the dispatcher cancelled what was left. Wait
+		// (briefly) for its workers to return before closing the store
+		// under them; Close is safe to call again.
+		wait, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if werr := a.dispatcher.Close(wait); werr != nil {
+			a.logger.Error("delivery workers still running after shutdown; the store is left open", "err", werr)
+			if a.sandbox != nil {
+				a.sandbox.close()
+			}
+			return fmt.Errorf("draining deliveries: %w", err)
+		}
+		err = fmt.Errorf("draining deliveries: %w", err)
+	}
 	if a.sandbox != nil {
-		a.sandbox.close()
+		a.sandbox.close() // after the dispatcher: its last jobs went to the fakes
 	}
 	return errors.Join(err, a.closeStore())
 }
 
+// openStore opens the store DATABASE_URL names: "memory:", "sqlite:PATH"
+// (a file path, such as sqlite:chatnotify.db or sqlite:/var/lib/app/cn.db),
+// or a postgres:// or postgresql:// URL. Errors never repeat the value,
+// which may hold a password.
 func (a *app) openStore(ctx context.Context) error {
 	dsn := a.cfg.DatabaseURL
-	if dsn == "memory:" {
-		a.store, a.closeStore = memstore.New(), func() error { return nil }
-		return nil
-	}
-	var opts sqlstore.Options
+	var key []byte
 	if k := a.cfg.EncryptionKey; k != "" {
-		key, err := base64.StdEncoding.DecodeString(k)
-		if err != nil || len(key) != 32 {
+		b, err := base64.StdEncoding.DecodeString(k)
+		if err != nil || len(b) != 32 {
 			return errors.New("ENCRYPTION_KEY must be 32 bytes, base64-encoded")
 		}
-		opts.SecretKey = key
+		key = b
 	}
-	s, err := sqlstore.Open(ctx, dsn, &opts)
-	if err != nil {
-		return fmt.Errorf("opening DATABASE_URL: %w", err)
+	switch {
+	case dsn == "memory:":
+		if key != nil {
+			a.warn("ENCRYPTION_KEY is ignored with DATABASE_URL=memory: (nothing is written to disk)")
+		}
+		a.store, a.closeStore = memstore.New(), func() error { return nil }
+		return nil
+	case strings.HasPrefix(dsn, "sqlite://"):
+		return errors.New("DATABASE_URL: write sqlite:PATH (such as sqlite:chatnotify.db or sqlite:/var/lib/app/chatnotify.db), not sqlite://")
+	case strings.HasPrefix(dsn, "sqlite:"):
+		path := strings.TrimPrefix(dsn, "sqlite:")
+		if path == "" {
+			return errors.New("DATABASE_URL: sqlite: needs a file path, such as sqlite:chatnotify.db")
+		}
+		s, err := sqlite.Open(ctx, path, &sqlite.Options{SecretKey: key})
+		if err != nil {
+			return fmt.Errorf("opening the SQLite database of DATABASE_URL: %w", err)
+		}
+		a.store, a.closeStore = s, s.Close
+		return nil
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		s, err := postgres.Open(ctx, dsn, &postgres.Options{SecretKey: key})
+		if err != nil {
+			return fmt.Errorf("opening the PostgreSQL database of DATABASE_URL: %w", err)
+		}
+		a.store, a.closeStore = s, s.Close
+		return nil
 	}
-	a.store, a.closeStore = s, s.Close
-	return nil
+	return errors.New("DATABASE_URL must be memory:, sqlite:PATH, or a postgres:// or postgresql:// URL")
 }
 
 // signer returns the signer of Teams Approve/Deny links: from
 // ACTION_TOKEN_SECRET (current secret first, previous ones after commas),
 // or a random one, in which case links stop working at restart.
-func (a *app) signer() (*teams.Signer, error) {
+func (a *app) signer() (*approval.Signer, error) {
 	var secrets [][]byte
 	for s := range strings.SplitSeq(a.cfg.ActionTokenSecret, ",") {
 		if s = strings.TrimSpace(s); s != "" {
@@ -237,7 +323,7 @@ func (a *app) signer() (*teams.Signer, error) {
 		secrets = append(secrets, secret)
 		a.warn("ACTION_TOKEN_SECRET is not set: a random one is used, so Teams Approve/Deny links stop working when the server restarts.")
 	}
-	s, err := teams.NewSigner(secrets[0], secrets[1:]...)
+	s, err := approval.NewSigner(secrets[0], secrets[1:]...)
 	if err != nil {
 		return nil, fmt.Errorf("ACTION_TOKEN_SECRET: %w", err)
 	}
@@ -272,15 +358,31 @@ func (a *app) printBanner(w io.Writer, addr string) {
 		fmt.Fprintf(w, "ADMIN_TOKEN was not set; this run's admin token is:\n\n    %s\n\n", a.cfg.AdminToken)
 	}
 	// A command that can be pasted as it is: with the token when this run
-	// made it, else reading the ADMIN_TOKEN the server was started with.
-	auth := `"Authorization: Bearer $ADMIN_TOKEN"`
+	// made it (base64url, safe in single quotes), else reading the
+	// ADMIN_TOKEN the server was started with from the shell.
+	base := "http://" + dialable(addr)
 	if a.cfg.AdminTokenMade {
-		auth = "'Authorization: Bearer " + a.cfg.AdminToken + "'"
+		fmt.Fprintf(w, "Try: curl -H 'Authorization: Bearer %s' %s/v1/settings/notifications\n", a.cfg.AdminToken, base)
+	} else {
+		fmt.Fprintf(w, "Try, with ADMIN_TOKEN exported in your shell: curl -H \"Authorization: Bearer $ADMIN_TOKEN\" %s/v1/settings/notifications\n", base)
 	}
-	fmt.Fprintf(w, "Try: curl -H %s http://%s/v1/settings/notifications\n", auth, addr)
 	if a.sandbox != nil {
-		fmt.Fprintf(w, "Sandbox: open http://%s/sandbox in a browser\n", addr)
+		fmt.Fprintf(w, "Sandbox: open %s/sandbox in a browser\n", base)
 	}
+}
+
+// dialable turns a listener's address into one a client on this machine
+// can connect to: a wildcard host (ADDR=:8080, 0.0.0.0, [::]) becomes
+// localhost.
+func dialable(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
 }
 
 // storeKind names the store of a DATABASE_URL without printing its

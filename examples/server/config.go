@@ -16,17 +16,17 @@ type envVar struct {
 
 var envVars = []envVar{
 	{"ADDR", "127.0.0.1:8080", "address to listen on"},
-	{"DATABASE_URL", "sqlite:chatnotify.db", "store: sqlite:PATH, postgres://… or memory:"},
+	{"DATABASE_URL", "sqlite:chatnotify.db", "store: sqlite:PATH, postgres://… (or postgresql://…) or memory:"},
 	{"ADMIN_TOKEN", "(generated, printed at start)", "Bearer token of an admin of org \"default\""},
 	{"VIEWER_TOKEN", "(none)", "Bearer token of a non-admin member of org \"default\""},
-	{"SLACK_SIGNING_SECRET", "(none: NOT verified; random with -sandbox)", "signing secret of your Slack app; previous secrets after a comma"},
+	{"SLACK_SIGNING_SECRET", "(none: Slack clicks refused with 503; random with -sandbox)", "signing secret of your Slack app; previous secrets after a comma"},
 	{"SLACK_API_URL", "https://slack.com/api/", "Slack Web API base URL"},
 	{"TEAMS_HMAC_SECRET", "(none)", "base64 secret of a Teams outgoing webhook, to accept HMAC-signed callbacks"},
 	{"ACTION_TOKEN_SECRET", "(random per start)", "secret (≥ 32 bytes) signing Teams Approve/Deny links; previous secrets after a comma"},
-	{"PUBLIC_URL", "http://ADDR", "public base URL of this server, used in Teams Approve/Deny links"},
+	{"PUBLIC_URL", "http://ADDR", "public base URL of this server, with any prefix it is mounted under, used in Teams Approve/Deny links"},
 	{"CONSOLE_URL", "(none)", "base URL of your console; approvals link to CONSOLE_URL/approvals/ID"},
 	{"ENCRYPTION_KEY", "(none: secrets stored in plain text)", "base64 of 32 bytes: encrypts bot tokens and webhook URLs at rest (SQLite, PostgreSQL)"},
-	{"ALLOW_INSECURE_URLS", "0", "1 allows loopback http webhook and response URLs (local testing only)"},
+	{"ALLOW_INSECURE_URLS", "0", "1 sets notify.SenderOptions.AllowLoopbackURLs: loopback webhook and response URLs (local testing only)"},
 	{"SANDBOX", "0", "1 runs fake Slack and Teams in-process and serves /sandbox (same as -sandbox)"},
 	{"EXPIRY_SWEEP_INTERVAL", "30s", "how often approval requests past their deadline are marked expired and their messages updated (a Go duration; 0 disables)"},
 }

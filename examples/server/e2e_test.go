@@ -41,12 +41,12 @@ func newE2EHost(t *testing.T, dsn string) *e2eHost {
 	e := &e2eHost{testHost: h, slackChannel: "C0E2EBOT01"}
 	h.botChannel(t, "Security Approvals", e.slackChannel)
 	h.webhookChannel(t, "Security Webhook", "e2e")
-	e.hookPath = urlPath(h.slack.WebhookURL("e2e"))
+	e.hookPath = urlPath(h.fake.SlackWebhookURL("e2e"))
 	h.createChannel(t, map[string]any{
 		"channel_type": "teams", "name": "Teams Approvals",
-		"config": map[string]any{"webhook_url": h.teams.LegacyURL("e2e")},
+		"config": map[string]any{"webhook_url": h.fake.TeamsWebhookURL("e2e")},
 	})
-	e.teamsPath = urlPath(h.teams.LegacyURL("e2e"))
+	e.teamsPath = urlPath(h.fake.TeamsWebhookURL("e2e"))
 	return e
 }
 
@@ -84,32 +84,32 @@ func (e *e2eHost) testSlackClick(t *testing.T) {
 
 	// The bot message carries Approve and Deny, valued with the ID.
 	post := e.waitBotPost(t, req.ID)
-	buttons := map[string]notifytest.SlackButton{}
-	for _, b := range post.Buttons() {
+	buttons := map[string]notifytest.Button{}
+	for _, b := range post.Buttons {
 		buttons[b.ActionID] = b
 	}
-	require.Contains(t, buttons, approval.SlackApproveAction, "%+v", post.Buttons())
-	require.Contains(t, buttons, approval.SlackDenyAction)
-	assert.Equal(t, req.ID, buttons[approval.SlackApproveAction].Value)
-	assert.Equal(t, req.ID, buttons[approval.SlackDenyAction].Value)
-	assert.Equal(t, "primary", buttons[approval.SlackApproveAction].Style)
-	assert.Equal(t, "danger", buttons[approval.SlackDenyAction].Style)
-	assert.Contains(t, post.AllText(), "Delete production backups")
+	require.Contains(t, buttons, approveAction, "%+v", post.Buttons)
+	require.Contains(t, buttons, denyAction)
+	assert.Equal(t, req.ID, buttons[approveAction].Value)
+	assert.Equal(t, req.ID, buttons[denyAction].Value)
+	assert.Equal(t, "primary", buttons[approveAction].Style)
+	assert.Equal(t, "danger", buttons[denyAction].Style)
+	assert.Contains(t, post.AllText, "Delete production backups")
 	assert.Equal(t, testBotToken, post.Token, "posted with the channel's bot token")
 
 	// The webhook message has no interactive button.
 	hook := e.waitWebhookPost(t, "Delete production backups")
-	for _, b := range hook.Buttons() {
+	for _, b := range hook.Buttons {
 		assert.Empty(t, b.Value, "no button carrying an approval ID: %+v", b)
-		assert.NotEqual(t, approval.SlackApproveAction, b.ActionID)
-		assert.NotEqual(t, approval.SlackDenyAction, b.ActionID)
+		assert.NotEqual(t, approveAction, b.ActionID)
+		assert.NotEqual(t, denyAction, b.ActionID)
 	}
 
 	// The Teams card links to the host's signed Approve and Deny pages.
 	card := e.waitTeamsCard(t, "Delete production backups")
 	links := teamsLinks(card)
 	prefix := e.url + approval.TeamsInteractionsPath + "?token="
-	require.Contains(t, links, "Approve", "%+v", card.Actions())
+	require.Contains(t, links, "Approve", "%+v", card.Buttons)
 	require.Contains(t, links, "Deny")
 	assert.True(t, strings.HasPrefix(links["Approve"], prefix), links["Approve"])
 	assert.True(t, strings.HasPrefix(links["Deny"], prefix), links["Deny"])
@@ -117,7 +117,7 @@ func (e *e2eHost) testSlackClick(t *testing.T) {
 
 	e.waitRecorded(t, req.ID)
 	blockID := actionsBlockID(t, post.Blocks)
-	click := e.clickPayload(e.slack.ResponseURL(e.slackChannel, post.TS), post.TS, blockID, approval.SlackApproveAction, req.ID,
+	click := e.clickPayload(e.fake.ResponseURL(e.slackChannel, post.TS), post.TS, blockID, approveAction, req.ID,
 		map[string]any{"id": "U0AMYPOND1", "username": "apond", "name": "amypond", "team_id": "T0E2E"})
 
 	t.Run("unsigned and badly signed clicks are refused", func(t *testing.T) {
@@ -188,27 +188,27 @@ func (e *e2eHost) testSlackClick(t *testing.T) {
 	})
 
 	t.Run("the Slack message is replaced and updated", func(t *testing.T) {
-		var m notifytest.SlackMessage
+		var m notifytest.Message
 		eventually(t, "the response_url replacement and the chat.update", func() bool {
 			m = e.message(post.Channel, post.TS)
 			return len(m.Edits) == 2
 		})
 		assert.ElementsMatch(t, []string{"response_url", "chat.update"}, m.Edits)
 		assert.Equal(t, ":white_check_mark: *APPROVED* by amypond", m.Text)
-		_, _, hasApprove := findButton(m.Blocks, approval.SlackApproveAction)
-		_, _, hasDeny := findButton(m.Blocks, approval.SlackDenyAction)
+		_, _, hasApprove := findButton(m.Blocks, approveAction)
+		_, _, hasDeny := findButton(m.Blocks, denyAction)
 		assert.False(t, hasApprove || hasDeny, "the buttons are gone: %v", m.Blocks)
 		assert.False(t, m.Ephemeral)
 	})
 
 	t.Run("the Teams channel gets a result card", func(t *testing.T) {
 		follow := e.waitTeamsResult(t, req.ID)
-		assert.Contains(t, follow.AllText(), "**APPROVED** by amypond")
-		assert.Empty(t, follow.Actions(), "a result card has no Approve or Deny link")
+		assert.Contains(t, follow.AllText, "**APPROVED** by amypond")
+		assert.Empty(t, follow.Buttons, "a result card has no Approve or Deny link")
 	})
 
 	t.Run("a second click is told Already approved", func(t *testing.T) {
-		again := e.clickPayload(e.slack.ResponseURL(e.slackChannel, post.TS), post.TS, blockID, approval.SlackDenyAction, req.ID,
+		again := e.clickPayload(e.fake.ResponseURL(e.slackChannel, post.TS), post.TS, blockID, denyAction, req.ID,
 			map[string]any{"id": "U0BOB00001", "username": "bob"})
 		h := http.Header{}
 		slackverify.Sign(h, again, time.Now(), testSigning)
@@ -216,7 +216,7 @@ func (e *e2eHost) testSlackClick(t *testing.T) {
 		require.Equal(t, http.StatusOK, status, answer)
 		assert.Contains(t, answer, "Already approved")
 		eventually(t, "the ephemeral warning to the second clicker", func() bool {
-			for _, m := range e.slack.Messages() {
+			for _, m := range e.fake.Messages() {
 				if m.Channel == e.slackChannel && m.Ephemeral && strings.Contains(m.Text, "Already approved") {
 					return true
 				}
@@ -242,7 +242,7 @@ func (e *e2eHost) testTeamsLink(t *testing.T) {
 	post := e.waitBotPost(t, req.ID)
 	card := e.waitTeamsCard(t, "Open port 22 to the world")
 	deny := teamsLinks(card)["Deny"]
-	require.True(t, strings.HasPrefix(deny, e.url+approval.TeamsInteractionsPath+"?token="), "%+v", card.Actions())
+	require.True(t, strings.HasPrefix(deny, e.url+approval.TeamsInteractionsPath+"?token="), "%+v", card.Buttons)
 	e.waitRecorded(t, req.ID)
 
 	t.Run("the link shows a confirmation page and decides nothing", func(t *testing.T) {
@@ -291,20 +291,20 @@ func (e *e2eHost) testTeamsLink(t *testing.T) {
 	})
 
 	t.Run("the Slack message is updated", func(t *testing.T) {
-		var m notifytest.SlackMessage
+		var m notifytest.Message
 		eventually(t, "the chat.update of the Slack copy", func() bool {
 			m = e.message(post.Channel, post.TS)
 			return len(m.Edits) > 0
 		})
 		assert.Equal(t, []string{"chat.update"}, m.Edits)
 		assert.Equal(t, ":x: *DENIED* by Jane Doe", m.Text)
-		_, _, hasButton := findButton(m.Blocks, approval.SlackApproveAction)
+		_, _, hasButton := findButton(m.Blocks, approveAction)
 		assert.False(t, hasButton, "the buttons are gone")
 	})
 
 	t.Run("the Teams channel gets a result card", func(t *testing.T) {
 		follow := e.waitTeamsResult(t, req.ID)
-		assert.Contains(t, follow.AllText(), "**DENIED** by Jane Doe")
+		assert.Contains(t, follow.AllText, "**DENIED** by Jane Doe")
 	})
 }
 
@@ -318,18 +318,18 @@ func (e *e2eHost) testAPIDecision(t *testing.T) {
 	r := e.admin(t, "POST", "/v1/approvals/"+req.ID+"/decision", map[string]any{"decision": "approve"})
 	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
 
-	var m notifytest.SlackMessage
+	var m notifytest.Message
 	eventually(t, "the chat.update of the Slack copy", func() bool {
 		m = e.message(post.Channel, post.TS)
 		return len(m.Edits) > 0
 	})
 	assert.Equal(t, []string{"chat.update"}, m.Edits)
 	assert.Equal(t, ":white_check_mark: *APPROVED* by admin", m.Text)
-	_, _, hasButton := findButton(m.Blocks, approval.SlackApproveAction)
+	_, _, hasButton := findButton(m.Blocks, approveAction)
 	assert.False(t, hasButton, "the buttons are gone")
 
 	follow := e.waitTeamsResult(t, req.ID)
-	assert.Contains(t, follow.AllText(), "**APPROVED** by admin")
+	assert.Contains(t, follow.AllText, "**APPROVED** by admin")
 
 	entries := e.audit(t, "?approval_id="+req.ID)
 	require.Len(t, entries, 1)
@@ -338,15 +338,15 @@ func (e *e2eHost) testAPIDecision(t *testing.T) {
 
 // waitBotPost waits for the bot's chat.postMessage of the approval id
 // and returns it (with its ts).
-func (e *e2eHost) waitBotPost(t *testing.T, id string) notifytest.SlackRequest {
+func (e *e2eHost) waitBotPost(t *testing.T, id string) notifytest.Request {
 	t.Helper()
-	var found notifytest.SlackRequest
+	var found notifytest.Request
 	eventually(t, "the Slack bot message of "+id, func() bool {
-		for _, r := range e.slack.Requests() {
+		for _, r := range e.fake.Requests() {
 			if r.Method != "chat.postMessage" || r.Channel != e.slackChannel || r.Answer != http.StatusOK {
 				continue
 			}
-			for _, b := range r.Buttons() {
+			for _, b := range r.Buttons {
 				if b.Value == id {
 					found = r
 					return true
@@ -365,19 +365,19 @@ func (e *e2eHost) waitBotPost(t *testing.T, id string) notifytest.SlackRequest {
 func (e *e2eHost) waitRecorded(t *testing.T, id string) {
 	t.Helper()
 	eventually(t, "the copies of "+id+" to be recorded", func() bool {
-		posts, err := e.app.store.ListPosts(t.Context(), id)
+		posts, err := e.app.store.ListPosts(t.Context(), defaultOrg, id)
 		require.NoError(t, err)
 		return len(posts) == 3
 	})
 }
 
 // waitWebhookPost waits for the Slack webhook message mentioning title.
-func (e *e2eHost) waitWebhookPost(t *testing.T, title string) notifytest.SlackRequest {
+func (e *e2eHost) waitWebhookPost(t *testing.T, title string) notifytest.Request {
 	t.Helper()
-	var found notifytest.SlackRequest
+	var found notifytest.Request
 	eventually(t, "the Slack webhook message "+title, func() bool {
-		for _, r := range e.slack.Requests() {
-			if r.Method == "webhook" && r.WebhookPath == e.hookPath && r.Answer == http.StatusOK && strings.Contains(r.AllText(), title) {
+		for _, r := range e.fake.Requests() {
+			if r.Method == "webhook" && r.Path == e.hookPath && r.Answer == http.StatusOK && strings.Contains(r.AllText, title) {
 				found = r
 				return true
 			}
@@ -389,12 +389,12 @@ func (e *e2eHost) waitWebhookPost(t *testing.T, title string) notifytest.SlackRe
 
 // waitTeams waits for a message delivered to the Teams channel whose
 // text (see TeamsRequest.AllText) match accepts, and returns it.
-func (e *e2eHost) waitTeams(t *testing.T, what string, match func(r notifytest.TeamsRequest, text string) bool) notifytest.TeamsRequest {
+func (e *e2eHost) waitTeams(t *testing.T, what string, match func(r notifytest.Request, text string) bool) notifytest.Request {
 	t.Helper()
-	var found notifytest.TeamsRequest
+	var found notifytest.Request
 	eventually(t, what, func() bool {
-		for _, r := range e.teams.Requests() {
-			if r.Path == e.teamsPath && r.Answer == http.StatusOK && match(r, r.AllText()) {
+		for _, r := range e.fake.Requests() {
+			if r.Path == e.teamsPath && r.Answer/100 == 2 && match(r, r.AllText) {
 				found = r
 				return true
 			}
@@ -405,29 +405,29 @@ func (e *e2eHost) waitTeams(t *testing.T, what string, match func(r notifytest.T
 }
 
 // waitTeamsCard waits for the Teams card of the request titled title.
-func (e *e2eHost) waitTeamsCard(t *testing.T, title string) notifytest.TeamsRequest {
+func (e *e2eHost) waitTeamsCard(t *testing.T, title string) notifytest.Request {
 	t.Helper()
-	return e.waitTeams(t, "the Teams card "+title, func(r notifytest.TeamsRequest, text string) bool {
-		return strings.Contains(text, title) && len(r.Actions()) > 0
+	return e.waitTeams(t, "the Teams card "+title, func(r notifytest.Request, text string) bool {
+		return strings.Contains(text, title) && len(r.Buttons) > 0
 	})
 }
 
 // waitTeamsResult waits for the follow-up result card of approval id.
-func (e *e2eHost) waitTeamsResult(t *testing.T, id string) notifytest.TeamsRequest {
+func (e *e2eHost) waitTeamsResult(t *testing.T, id string) notifytest.Request {
 	t.Helper()
-	return e.waitTeams(t, "the Teams result card of "+id, func(_ notifytest.TeamsRequest, text string) bool {
+	return e.waitTeams(t, "the Teams result card of "+id, func(_ notifytest.Request, text string) bool {
 		return strings.Contains(text, id) && (strings.Contains(text, "APPROVED") || strings.Contains(text, "DENIED"))
 	})
 }
 
 // message returns the message ts of channel as it stands on the fake.
-func (e *e2eHost) message(channel, ts string) notifytest.SlackMessage {
-	for _, m := range e.slack.Messages() {
+func (e *e2eHost) message(channel, ts string) notifytest.Message {
+	for _, m := range e.fake.Messages() {
 		if m.Channel == channel && m.TS == ts {
 			return m
 		}
 	}
-	return notifytest.SlackMessage{}
+	return notifytest.Message{}
 }
 
 // clickPayload is the form body Slack sends when user clicks the button
@@ -481,17 +481,17 @@ func (e *e2eHost) postClick(t *testing.T, h http.Header, body []byte) (int, stri
 // Approve button.
 func actionsBlockID(t *testing.T, blocks []map[string]any) string {
 	t.Helper()
-	_, id, ok := findButton(blocks, approval.SlackApproveAction)
+	_, id, ok := findButton(blocks, approveAction)
 	require.True(t, ok, "no Approve button in %v", blocks)
 	return id
 }
 
 // teamsLinks returns the OpenUrl actions of a Teams message by title.
-func teamsLinks(r notifytest.TeamsRequest) map[string]string {
+func teamsLinks(r notifytest.Request) map[string]string {
 	links := map[string]string{}
-	for _, a := range r.Actions() {
+	for _, a := range r.Buttons {
 		if a.Type == "Action.OpenUrl" {
-			links[a.Title] = a.URL
+			links[a.Text] = a.URL
 		}
 	}
 	return links

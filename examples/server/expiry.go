@@ -8,9 +8,9 @@ import (
 )
 
 // expiryBatch is how many requests one sweep expires at most. Each
-// expiry queues an update of the request's chat copies on the
-// dispatcher, whose queue is bounded (1,024 by default), so a sweep
-// leaves a backlog for the next tick rather than overflowing it.
+// expiry queues the update of the request's chat copies on the
+// dispatcher, whose queue is bounded (notify.DispatcherOptions.QueueSize),
+// so a sweep leaves a backlog for the next tick rather than filling it.
 const expiryBatch = 100
 
 // parseSweepInterval reads EXPIRY_SWEEP_INTERVAL: a Go duration, 0 to

@@ -29,9 +29,9 @@ func TestExpirySweepExpiresAndUpdatesEveryCopyWithoutAClick(t *testing.T) {
 			h.botChannel(t, "Expiring Approvals", e.slackChannel)
 			h.createChannel(t, map[string]any{
 				"channel_type": "teams", "name": "Expiring on Teams",
-				"config": map[string]any{"webhook_url": h.teams.LegacyURL("expiry")},
+				"config": map[string]any{"webhook_url": h.fake.TeamsWebhookURL("expiry")},
 			})
-			e.teamsPath = urlPath(h.teams.LegacyURL("expiry"))
+			e.teamsPath = urlPath(h.fake.TeamsWebhookURL("expiry"))
 
 			req := h.createApproval(t, map[string]any{
 				"title": "Restart the payments database", "risk_score": 64, "expires_in_seconds": 1,
@@ -39,7 +39,7 @@ func TestExpirySweepExpiresAndUpdatesEveryCopyWithoutAClick(t *testing.T) {
 			post := e.waitBotPost(t, req.ID)
 			e.waitTeamsCard(t, "Restart the payments database")
 			eventually(t, "both copies of "+req.ID+" to be recorded", func() bool {
-				posts, err := h.app.store.ListPosts(t.Context(), req.ID)
+				posts, err := h.app.store.ListPosts(t.Context(), defaultOrg, req.ID)
 				require.NoError(t, err)
 				return len(posts) == 2
 			})
@@ -58,14 +58,19 @@ func TestExpirySweepExpiresAndUpdatesEveryCopyWithoutAClick(t *testing.T) {
 			require.NotNil(t, got.ReviewedAt)
 			assert.False(t, got.ReviewedAt.Before(got.ExpiresAt), "expired at %v, after its deadline %v", got.ReviewedAt, got.ExpiresAt)
 
-			entries := h.audit(t, "?approval_id="+req.ID)
+			// The audit entry is written just after the expiry itself.
+			var entries []approval.AuditEntry
+			eventually(t, "the audit entry of the expiry", func() bool {
+				entries = h.audit(t, "?approval_id="+req.ID)
+				return len(entries) > 0
+			})
 			require.Len(t, entries, 1)
 			assert.Equal(t, approval.AuditExpired, entries[0].Action)
 			assert.Equal(t, approval.StatusExpired, entries[0].Decision)
 			assert.Equal(t, 64, entries[0].RiskScore)
 			assert.Empty(t, entries[0].Actor)
 
-			var m notifytest.SlackMessage
+			var m notifytest.Message
 			eventually(t, "the chat.update of the Slack copy", func() bool {
 				m = e.message(post.Channel, post.TS)
 				return len(m.Edits) > 0
@@ -73,14 +78,14 @@ func TestExpirySweepExpiresAndUpdatesEveryCopyWithoutAClick(t *testing.T) {
 			assert.Equal(t, []string{"chat.update"}, m.Edits)
 			assert.Equal(t, ":warning: Approval request has expired", m.Text)
 			assert.Contains(t, fmt.Sprint(m.Blocks), "Restart the payments database", "the result keeps the request's title")
-			_, _, hasApprove := findButton(m.Blocks, approval.SlackApproveAction)
-			_, _, hasDeny := findButton(m.Blocks, approval.SlackDenyAction)
+			_, _, hasApprove := findButton(m.Blocks, approveAction)
+			_, _, hasDeny := findButton(m.Blocks, denyAction)
 			assert.False(t, hasApprove || hasDeny, "the buttons are gone: %v", m.Blocks)
 
-			res := e.waitTeams(t, "the Teams result card of "+req.ID, func(_ notifytest.TeamsRequest, text string) bool {
+			res := e.waitTeams(t, "the Teams result card of "+req.ID, func(_ notifytest.Request, text string) bool {
 				return strings.Contains(text, req.ID) && strings.Contains(text, "Approval request has expired")
 			})
-			assert.Empty(t, res.Actions(), "a result card has no Approve or Deny link")
+			assert.Empty(t, res.Buttons, "a result card has no Approve or Deny link")
 		})
 	}
 }
@@ -98,7 +103,11 @@ func TestRunSweepsExpiredRequests(t *testing.T) {
 	eventually(t, req.ID+" to expire without a click", func() bool {
 		return h.getApproval(t, req.ID).Status == approval.StatusExpired
 	})
-	entries := h.audit(t, "?approval_id="+req.ID)
+	var entries []approval.AuditEntry
+	eventually(t, "the audit entry of the expiry", func() bool {
+		entries = h.audit(t, "?approval_id="+req.ID)
+		return len(entries) > 0
+	})
 	require.Len(t, entries, 1)
 	assert.Equal(t, approval.AuditExpired, entries[0].Action)
 	eventually(t, "the sweep's log line", func() bool {

@@ -2,7 +2,8 @@
 // net/http ServeMux that mounts the settings API, the Slack and Teams
 // interaction webhooks, and a few host-side endpoints (approvals, audit,
 // events), configured by environment variables only. Run it with -h for
-// the list.
+// the list. It uses chatnotify's public packages only, so a host can
+// start from a copy of it.
 //
 //	go run ./examples/server            # SQLite file chatnotify.db, admin token printed
 //	go run ./examples/server -sandbox   # plus fake Slack and Teams and the /sandbox page
@@ -46,15 +47,16 @@ func main() {
 const writeTimeout = 30 * time.Second
 
 // run serves until ctx is done, then shuts down gracefully: it stops
-// accepting requests, lets those in flight finish, and drains background
-// deliveries and Slack message replacements.
+// accepting requests, lets those in flight finish, drains the delivery
+// queue (posts, message updates, answers to Slack clicks) and only then
+// closes the store.
 func run(ctx context.Context, cfg config, logger *slog.Logger, stdout io.Writer) error {
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
 	}
 	if cfg.PublicURL == "" {
-		cfg.PublicURL = "http://" + ln.Addr().String()
+		cfg.PublicURL = "http://" + dialable(ln.Addr().String())
 	}
 	a, err := newApp(ctx, cfg, logger)
 	if err != nil {

@@ -23,7 +23,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/chatnotify/chatnotify/approval"
 	"github.com/chatnotify/chatnotify/internal/syncbuf"
 	"github.com/chatnotify/chatnotify/notify/notifytest"
 	"github.com/chatnotify/chatnotify/slackverify"
@@ -148,6 +147,59 @@ func TestRunDoesNotPrintAGivenAdminToken(t *testing.T) {
 	require.NoError(t, s.stop(t))
 }
 
+// The banner's "Try:" command works when pasted into a shell as it is:
+// with the generated token in it, or reading an ADMIN_TOKEN the shell
+// exports.
+func TestBannerCurlCommandCanBePasted(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("curl is not installed; CI must run this test")
+		}
+		t.Skip("curl is not installed")
+	}
+	tryLine := regexp.MustCompile(`(?m)^Try\b[^:]*: (curl .*)$`)
+	paste := func(t *testing.T, out string, env ...string) string {
+		t.Helper()
+		m := tryLine.FindStringSubmatch(out)
+		require.NotNil(t, m, "no Try: line in the banner:\n%s", out)
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "sh", "-c", m[1])
+		cmd.Env = append(os.Environ(), append(env, "NO_PROXY=*", "no_proxy=*")...)
+		b, err := cmd.Output()
+		require.NoError(t, err, "%s", m[1])
+		return string(b)
+	}
+
+	t.Run("with the generated token", func(t *testing.T) {
+		s := startRun(t, map[string]string{"DATABASE_URL": "memory:"})
+		out := s.stdout.String()
+		assert.NotContains(t, out, "<admin token>")
+		assert.JSONEq(t, `{"channels":[]}`, paste(t, out, "ADMIN_TOKEN="))
+	})
+	t.Run("with ADMIN_TOKEN exported", func(t *testing.T) {
+		const token = "exported-admin-token-0123456789"
+		s := startRun(t, map[string]string{"DATABASE_URL": "memory:", "ADMIN_TOKEN": token})
+		out := s.stdout.String()
+		assert.NotContains(t, out, token, "a given token is not printed")
+		assert.Contains(t, out, "with ADMIN_TOKEN exported in your shell")
+		assert.JSONEq(t, `{"channels":[]}`, paste(t, out, "ADMIN_TOKEN="+token))
+	})
+}
+
+func TestBannerAddressIsDialable(t *testing.T) {
+	for addr, want := range map[string]string{
+		"127.0.0.1:8080": "127.0.0.1:8080",
+		"[::1]:8080":     "[::1]:8080",
+		"0.0.0.0:8080":   "localhost:8080",
+		"[::]:8080":      "localhost:8080",
+		":8080":          "localhost:8080",
+		"example.com:80": "example.com:80",
+	} {
+		assert.Equal(t, want, dialable(addr), addr)
+	}
+}
+
 // gate is a proxy in front of a fake that can hold every request it
 // receives until released, to catch background work in flight.
 type gate struct {
@@ -196,23 +248,23 @@ func (g *gate) via(t *testing.T, raw string) string {
 	return u.String()
 }
 
-// TestRunDrainsBackgroundWorkOnShutdown: a delivery, a chat.update and a
-// response_url replacement in flight when run's context is cancelled all
-// complete before run returns.
+// TestRunDrainsBackgroundWorkOnShutdown: a chat.update and a
+// response_url replacement in flight, and a delivery queued behind them,
+// when run's context is cancelled all complete before run returns.
 func TestRunDrainsBackgroundWorkOnShutdown(t *testing.T) {
-	fake := notifytest.NewSlack()
+	fake := notifytest.New()
 	t.Cleanup(fake.Close)
-	g := newGate(t, fake.URL())
+	g := newGate(t, strings.TrimSuffix(fake.SlackAPIURL(), "/api/"))
 	const token = "drain-admin-token-0123456789"
 	s := startRun(t, map[string]string{
 		"DATABASE_URL":         "memory:",
 		"ADMIN_TOKEN":          token,
-		"SLACK_API_URL":        g.via(t, fake.APIURL()),
+		"SLACK_API_URL":        g.via(t, fake.SlackAPIURL()),
 		"ALLOW_INSECURE_URLS":  "1",
 		"SLACK_SIGNING_SECRET": testSigning,
 		"ACTION_TOKEN_SECRET":  testActionKey,
 	})
-	h := &testHost{url: s.base, slack: fake}
+	h := &testHost{url: s.base, fake: fake}
 	call := func(method, path string, body any) reply { return h.call(t, method, path, token, body) }
 
 	r := call("POST", "/v1/settings/notifications", map[string]any{
@@ -232,16 +284,17 @@ func TestRunDrainsBackgroundWorkOnShutdown(t *testing.T) {
 		}
 		return false
 	})
-	require.Equal(t, 1, fake.Count("chat.postMessage"))
-	ts := fake.Requests()[0].TS
-	_, blockID, ok := findButton(fake.Requests()[0].Blocks, approval.SlackApproveAction)
+	posts := h.requests("chat.postMessage")
+	require.Len(t, posts, 1)
+	ts := posts[0].TS
+	_, blockID, ok := findButton(posts[0].Blocks, approveAction)
 	require.True(t, ok, "no Approve button")
 
 	// From now on the fake's answers are held: a click's response_url
 	// replacement and chat.update, and a second approval's delivery.
 	g.holding.Store(true)
 	e := &e2eHost{testHost: h, slackChannel: "C0DRAIN001"}
-	click := e.clickPayload(g.via(t, fake.ResponseURL("C0DRAIN001", ts)), ts, blockID, approval.SlackApproveAction, "drain-a",
+	click := e.clickPayload(g.via(t, fake.ResponseURL("C0DRAIN001", ts)), ts, blockID, approveAction, "drain-a",
 		map[string]any{"id": "U0DRAIN001", "name": "dora"})
 	hd := http.Header{}
 	slackverify.Sign(hd, click, time.Now(), testSigning)
@@ -250,8 +303,10 @@ func TestRunDrainsBackgroundWorkOnShutdown(t *testing.T) {
 	r = call("POST", "/v1/approvals", map[string]any{"id": "drain-b", "title": "Second"})
 	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
 
+	// The second approval's post waits behind the held chat.update: a
+	// Slack channel takes one job at a time, in order.
 	var held []string
-	for len(held) < 3 {
+	for len(held) < 2 {
 		select {
 		case p := <-g.arrived:
 			held = append(held, p)
@@ -259,8 +314,8 @@ func TestRunDrainsBackgroundWorkOnShutdown(t *testing.T) {
 			t.Fatalf("only %q reached the fake", held)
 		}
 	}
-	assert.Contains(t, held, "/api/chat.postMessage")
 	assert.Contains(t, held, "/api/chat.update")
+	assert.Contains(t, held, "/actions/T00000000/C0DRAIN001/"+ts)
 
 	s.cancel()
 	eventually(t, "run to begin shutting down", func() bool { return strings.Contains(s.logs.String(), "shutting down") })
@@ -276,15 +331,15 @@ func TestRunDrainsBackgroundWorkOnShutdown(t *testing.T) {
 	var posted []string
 	for _, r := range fake.Requests() {
 		if r.Method == "chat.postMessage" && r.Answer == http.StatusOK {
-			for _, b := range r.Buttons() {
-				if b.ActionID == approval.SlackApproveAction {
+			for _, b := range r.Buttons {
+				if b.ActionID == approveAction {
 					posted = append(posted, b.Value)
 				}
 			}
 		}
 	}
 	assert.Equal(t, []string{"drain-a", "drain-b"}, posted)
-	var first notifytest.SlackMessage
+	var first notifytest.Message
 	for _, m := range fake.Messages() {
 		if m.TS == ts {
 			first = m
@@ -302,9 +357,13 @@ func TestRunFailsOnBadConfiguration(t *testing.T) {
 		want string
 	}{
 		{"address in use or invalid", map[string]string{"ADDR": "127.0.0.1:99999"}, "invalid port"},
-		{"unknown store", map[string]string{"DATABASE_URL": "mysql://localhost/x"}, "DATABASE_URL"},
+		{"unknown store", map[string]string{"DATABASE_URL": "mysql://root:hunter2@localhost/x"}, "DATABASE_URL must be memory:, sqlite:PATH, or a postgres:// or postgresql:// URL"},
+		{"sqlite:// URL", map[string]string{"DATABASE_URL": "sqlite:///var/lib/hunter2.db"}, "write sqlite:PATH"},
+		{"sqlite without a path", map[string]string{"DATABASE_URL": "sqlite:"}, "sqlite: needs a file path"},
+		{"unreachable PostgreSQL", map[string]string{"DATABASE_URL": "postgres://chatnotify:hunter2@127.0.0.1:1/x?connect_timeout=5"}, "opening the PostgreSQL database of DATABASE_URL"},
 		{"encryption key not 32 bytes", map[string]string{"DATABASE_URL": "sqlite::memory:", "ENCRYPTION_KEY": "c2hvcnQ="}, "ENCRYPTION_KEY must be 32 bytes, base64-encoded"},
 		{"action token secret too short", map[string]string{"DATABASE_URL": "memory:", "ACTION_TOKEN_SECRET": "short"}, "ACTION_TOKEN_SECRET"},
+		{"PUBLIC_URL not absolute", map[string]string{"DATABASE_URL": "memory:", "PUBLIC_URL": "chat.example.com"}, "PUBLIC_URL must be an absolute http or https URL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			vars := map[string]string{"ADDR": "127.0.0.1:0"}
@@ -315,6 +374,7 @@ func TestRunFailsOnBadConfiguration(t *testing.T) {
 			err := run(t.Context(), loadConfig(func(k string) string { return vars[k] }), slog.New(slog.DiscardHandler), &stdout)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
+			assert.NotContains(t, err.Error(), "hunter2", "the DATABASE_URL's password is never repeated")
 			assert.Empty(t, stdout.String(), "no banner for a server that does not start")
 		})
 	}

@@ -20,8 +20,6 @@ import (
 	"time"
 
 	"github.com/chatnotify/chatnotify/approval"
-	"github.com/chatnotify/chatnotify/internal/httpjson"
-	"github.com/chatnotify/chatnotify/internal/webhookurl"
 	"github.com/chatnotify/chatnotify/notify"
 	"github.com/chatnotify/chatnotify/notify/notifytest"
 	"github.com/chatnotify/chatnotify/slackverify"
@@ -53,9 +51,10 @@ const (
 
 // sandbox runs the fakes and serves the /sandbox page and its API.
 type sandbox struct {
-	app   *app
-	slack *notifytest.Slack
-	teams *notifytest.Teams
+	app *app
+	// fake is Slack (Web API, incoming webhooks, response_urls) and
+	// Teams (webhooks, Workflows) in one loopback server.
+	fake *notifytest.Server
 	// routed sends the app's outbound requests to the fakes.
 	routed *http.Client
 	// direct sends the sandbox's Slack clicks to the app's own listener.
@@ -82,19 +81,17 @@ func newSandbox(a *app) (*sandbox, error) {
 	}
 	s := &sandbox{
 		app:    a,
-		slack:  notifytest.NewSlack(),
-		teams:  notifytest.NewTeams(),
+		fake:   notifytest.New(),
 		direct: &http.Client{Timeout: 10 * time.Second},
 		page:   page,
 		static: http.StripPrefix("/sandbox/static/", http.FileServerFS(static)),
 	}
-	if host, _, err := net.SplitHostPort(a.cfg.Addr); err != nil || !webhookurl.IsLoopback(host) {
+	if host, _, err := net.SplitHostPort(a.cfg.Addr); err != nil || !isLoopback(host) {
 		a.warn("Sandbox mode listening beyond loopback (ADDR=" + a.cfg.Addr + "): the /sandbox page hands the admin token to anyone who opens it. Use ADDR=127.0.0.1:8080.")
 	}
 	s.routed = &http.Client{Timeout: 30 * time.Second, Transport: &fakeRouter{
-		slack: mustParse(s.slack.URL()),
-		teams: mustParse(s.teams.URL()),
-		next:  http.DefaultTransport,
+		fake: mustParse(s.fake.SlackAPIURL()),
+		next: http.DefaultTransport,
 	}}
 	return s, nil
 }
@@ -111,38 +108,52 @@ func mustParse(raw string) *url.URL {
 // sandbox mode.
 func (s *sandbox) client() *http.Client { return s.routed }
 
-func (s *sandbox) close() {
-	s.slack.Close()
-	s.teams.Close()
+func (s *sandbox) close() { s.fake.Close() }
+
+// isLoopback reports whether host (a name or an IP address, without a
+// port) is this machine only.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// isTeamsHost reports whether host is one of the Teams webhook and
+// Workflows hosts the settings API accepts. It only routes the sandbox's
+// requests: the settings API and the sender check every URL themselves.
+func isTeamsHost(host string) bool {
+	switch host {
+	case "outlook.office.com", "outlook.office365.com":
+		return true
+	}
+	for _, suffix := range []string{".webhook.office.com", ".logic.azure.com", ".api.powerplatform.com"} {
+		if name, ok := strings.CutSuffix(host, suffix); ok && name != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // fakeRouter is the sandbox client's transport: it sends Slack's and
-// Teams' hosts to the fakes (keeping the path and query) and refuses
+// Teams' hosts to the fake (keeping the path and query) and refuses
 // everything else, so the sandbox never reaches the internet.
 type fakeRouter struct {
-	slack, teams *url.URL
-	next         http.RoundTripper
+	fake *url.URL
+	next http.RoundTripper
 }
 
 func (f *fakeRouter) RoundTrip(r *http.Request) (*http.Response, error) {
 	host := strings.ToLower(r.URL.Hostname())
-	var to *url.URL
-	if r.URL.Scheme == "https" {
-		switch {
-		case host == "slack.com", host == "hooks.slack.com":
-			to = f.slack
-		case notify.CheckWebhookURL(notify.Teams, r.URL.String(), nil) == nil:
-			to = f.teams // a Teams webhook or Workflows URL, by the settings API's rules
-		}
-	}
-	if to == nil {
+	if r.URL.Scheme != "https" || (host != "slack.com" && host != "hooks.slack.com" && !isTeamsHost(host)) {
 		if r.Body != nil {
 			r.Body.Close()
 		}
 		return nil, fmt.Errorf("sandbox: %s://%s is not a Slack or Teams host, and the sandbox reaches nothing else", r.URL.Scheme, host)
 	}
 	out := r.Clone(r.Context())
-	out.URL.Scheme, out.URL.Host, out.Host = to.Scheme, to.Host, ""
+	out.URL.Scheme, out.URL.Host, out.Host = f.fake.Scheme, f.fake.Host, ""
 	return f.next.RoundTrip(out)
 }
 
@@ -212,7 +223,7 @@ func (s *sandbox) state(w http.ResponseWriter, r *http.Request) {
 		s.app.writeErr(w, r, err)
 		return
 	}
-	slackMsgs, teamsMsgs := s.slack.Messages(), s.teams.Requests()
+	msgs := s.fake.Messages()
 	out := make([]sandboxChannel, 0, len(chans))
 	for _, ch := range chans {
 		sc := sandboxChannel{
@@ -220,36 +231,32 @@ func (s *sandbox) state(w http.ResponseWriter, r *http.Request) {
 			Messages: []sandboxMessage{},
 		}
 		masked := ch.Config.Masked()
+		where := ch.Config.ChannelID // a bot's messages are in its Slack channel
 		switch {
 		case ch.Type == notify.Teams:
 			sc.Kind, sc.Where = "teams", masked.WebhookURL
-			p := urlPath(ch.Config.WebhookURL)
-			for i, m := range teamsMsgs {
-				if m.Path == p && m.Answer/100 == 2 {
-					sc.Messages = append(sc.Messages, sandboxMessage{ID: strconv.Itoa(i), Cards: m.Cards, At: m.Received})
-				}
-			}
+			where = urlPath(ch.Config.WebhookURL) // a webhook's, under its URL's path
 		case ch.UsesBot():
 			sc.Kind, sc.Where = "bot", ch.Config.ChannelID+" · "+masked.BotToken
-			sc.Messages = appendSlack(sc.Messages, slackMsgs, ch.Config.ChannelID)
 		default:
 			sc.Kind, sc.Where = "webhook", masked.WebhookURL
-			sc.Messages = appendSlack(sc.Messages, slackMsgs, urlPath(ch.Config.WebhookURL))
+			where = urlPath(ch.Config.WebhookURL)
+		}
+		for i, m := range msgs {
+			if m.Channel != where {
+				continue
+			}
+			id := m.TS
+			if id == "" {
+				id = strconv.Itoa(i) // Teams messages have no ts
+			}
+			sc.Messages = append(sc.Messages, sandboxMessage{
+				ID: id, Text: m.Text, Blocks: m.Blocks, Cards: m.Cards, Ephemeral: m.Ephemeral, Edits: m.Edits, At: m.Posted,
+			})
 		}
 		out = append(out, sc)
 	}
-	httpjson.Write(w, http.StatusOK, map[string]any{"channels": out})
-}
-
-func appendSlack(dst []sandboxMessage, msgs []notifytest.SlackMessage, channel string) []sandboxMessage {
-	for _, m := range msgs {
-		if m.Channel == channel {
-			dst = append(dst, sandboxMessage{
-				ID: m.TS, Text: m.Text, Blocks: m.Blocks, Ephemeral: m.Ephemeral, Edits: m.Edits, At: m.Posted,
-			})
-		}
-	}
-	return dst
+	writeJSON(w, http.StatusOK, map[string]any{"channels": out})
 }
 
 func urlPath(raw string) string {
@@ -278,7 +285,7 @@ func (s *sandbox) click(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in clickRequest
-	if err := httpjson.Decode(w, r, 0, &in, false); err != nil {
+	if err := decodeJSON(w, r, &in); err != nil {
 		s.app.writeErr(w, r, err)
 		return
 	}
@@ -288,23 +295,23 @@ func (s *sandbox) click(w http.ResponseWriter, r *http.Request) {
 	}
 	ch, err := s.app.store.GetChannel(r.Context(), u.OrgID, in.Channel)
 	if err != nil || !ch.UsesBot() {
-		httpjson.WriteError(w, http.StatusNotFound, "no Slack bot channel with this id")
+		writeError(w, http.StatusNotFound, "no Slack bot channel with this id")
 		return
 	}
-	var msg *notifytest.SlackMessage
-	for _, m := range s.slack.Messages() {
+	var msg *notifytest.Message
+	for _, m := range s.fake.Messages() {
 		if m.Channel == ch.Config.ChannelID && m.TS == in.TS {
 			msg = &m
 			break
 		}
 	}
 	if msg == nil {
-		httpjson.WriteError(w, http.StatusNotFound, "no such message in the channel")
+		writeError(w, http.StatusNotFound, "no such message in the channel")
 		return
 	}
 	action, blockID, ok := findButton(msg.Blocks, in.ActionID)
 	if !ok {
-		httpjson.WriteError(w, http.StatusBadRequest, "the message has no such button")
+		writeError(w, http.StatusBadRequest, "the message has no such button")
 		return
 	}
 	body, err := json.Marshal(s.blockActions(ch, msg, action, blockID, in.User))
@@ -328,12 +335,12 @@ func (s *sandbox) click(w http.ResponseWriter, r *http.Request) {
 	resp, err := s.direct.Do(req)
 	if err != nil {
 		s.app.logger.Warn("sandbox: sending the Slack click", "err", err)
-		httpjson.WriteError(w, http.StatusBadGateway, "could not reach "+approval.SlackInteractionsPath+" at PUBLIC_URL")
+		writeError(w, http.StatusBadGateway, "could not reach "+approval.SlackInteractionsPath+" at PUBLIC_URL")
 		return
 	}
 	defer resp.Body.Close()
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	httpjson.Write(w, http.StatusOK, map[string]any{
+	writeJSON(w, http.StatusOK, map[string]any{
 		"status":  resp.StatusCode,
 		"answer":  string(answer),
 		"payload": json.RawMessage(body),
@@ -359,10 +366,10 @@ func findButton(blocks []map[string]any, id string) (map[string]any, string, boo
 // a message, in the shape of Slack's reference sample (protocol.md §2).
 // Its response_url is a hooks.slack.com URL that the sandbox client
 // routes to the fake, which applies the replacement to the message.
-func (s *sandbox) blockActions(ch notify.Channel, msg *notifytest.SlackMessage, button map[string]any, blockID, user string) map[string]any {
+func (s *sandbox) blockActions(ch notify.Channel, msg *notifytest.Message, button map[string]any, blockID, user string) map[string]any {
 	now := time.Now()
 	actionTS := fmt.Sprintf("%d.%06d", now.Unix(), now.Nanosecond()/1000)
-	fake, _ := url.Parse(s.slack.ResponseURL(msg.Channel, msg.TS))
+	fake, _ := url.Parse(s.fake.ResponseURL(msg.Channel, msg.TS))
 	action := map[string]any{
 		"type": "button", "action_id": button["action_id"], "block_id": blockID,
 		"text": button["text"], "action_ts": actionTS,

@@ -188,6 +188,20 @@ func TestSandboxInBrowser(t *testing.T) {
 		notes, err := chromedp.Run(ctx, chromedp.Text(`#approvals li[data-approval-id="`+approvalID+`"] .ap-notes`))
 		require.NoError(t, err)
 		assert.Contains(t, notes, "Approved by amy via Slack")
+
+		// The "Click as" line is text as a reader sees it, not raw mrkdwn.
+		status, err := chromedp.Run(ctx, chromedp.Text(`#click-result`))
+		require.NoError(t, err)
+		assert.Contains(t, status, "answered 200: \u2705 APPROVED by amy")
+		assert.NotContains(t, status, "*")
+		assert.NotContains(t, status, ":white_check_mark:")
+		// The risk reads as in the messages: the score, then the level.
+		meta, err := chromedp.Run(ctx, chromedp.Text(`#approvals li[data-approval-id="`+approvalID+`"] .ap-meta`))
+		require.NoError(t, err)
+		assert.Contains(t, meta, "risk 82 (high)")
+		audit, err := chromedp.Run(ctx, chromedp.Text(`#audit`))
+		require.NoError(t, err)
+		assert.Contains(t, audit, "risk 82 (high)")
 		shots.take(t, ctx, "sandbox-slack-approved.png", "")
 
 		var got approval.Request
@@ -259,10 +273,46 @@ func TestSandboxInBrowser(t *testing.T) {
 
 		require.NoError(t, waitFor(ctx, "the newest request listed first", `document.querySelector('#approvals li[data-approval-id]')?.dataset.approvalId === `+strconv.Quote(id)))
 		require.NoError(t, waitFor(ctx, "the approved status", `document.querySelector('#approvals li[data-approval-id="`+id+`"] .status')?.textContent === "approved"`))
+		// The "Click as" line no longer shows the Slack click's answer: it
+		// reports the Teams decision made while the page was away.
+		require.NoError(t, waitFor(ctx, "the Teams decision on the Click as line",
+			`document.querySelector('#click-result')?.textContent === `+strconv.Quote("\u201c"+title+"\u201d: Approved by Jordan Lee via Teams.")))
+		meta, err := chromedp.Run(ctx, chromedp.Text(`#approvals li[data-approval-id="`+id+`"] .ap-meta`))
+		require.NoError(t, err)
+		assert.Contains(t, meta, "risk 55 (medium)")
 		var got approval.Request
 		s.call(t, "GET", "/v1/approvals/"+id, nil, &got)
 		assert.Equal(t, approval.StatusApproved, got.Status)
 		assert.Equal(t, approval.SourceTeams, got.ReviewSource)
 		assert.Equal(t, "Jordan Lee", got.ReviewedBy)
 	})
+}
+
+// The page works with the app mounted under a prefix (its assets and
+// API calls are relative): a channel created there is drawn, and a
+// signed Slack click through the prefixed PUBLIC_URL decides.
+func TestSandboxInBrowserUnderAPrefix(t *testing.T) {
+	chromium := chromiumPath(t)
+	s := startSandboxAppAt(t, "/tools/chatnotify")
+	ctx := newBrowser(t, chromium)
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+
+	const slackPane = `.channel[data-kind="bot"]`
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.EmulateViewport(1440, 900),
+		chromedp.Navigate(s.base+"/sandbox"),
+		chromedp.WaitVisible(`#channel-form`),
+		chromedp.Click(`#create-channel`),
+		chromedp.WaitVisible(slackPane),
+		chromedp.Click(`#raise-approval`),
+	))
+	id, err := listedApproval(ctx, "Delete production database backups")
+	require.NoError(t, err)
+	require.NoError(t, waitFor(ctx, "the Approve button", `!!document.querySelector('`+slackPane+` .sk-btn[data-action-id="approve_action"]')`))
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(slackPane+` .sk-btn[data-action-id="approve_action"]`)))
+	require.NoError(t, waitFor(ctx, "the approved status", `document.querySelector('#approvals li[data-approval-id="`+id+`"] .status')?.textContent === "approved"`))
+	var got approval.Request
+	require.Equal(t, 200, s.call(t, "GET", "/v1/approvals/"+id, nil, &got))
+	assert.Equal(t, "Approved by amy via Slack", got.ReviewNotes)
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-chi/chi/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -32,18 +33,31 @@ type sandboxServer struct {
 // sets it.
 func startSandboxApp(t *testing.T) *sandboxServer {
 	t.Helper()
+	return startSandboxAppAt(t, "")
+}
+
+// startSandboxAppAt is startSandboxApp with the app mounted under prefix
+// ("" for the root) on a chi router, PublicURL including the prefix.
+func startSandboxAppAt(t *testing.T, prefix string) *sandboxServer {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	cfg := loadConfig(func(string) string { return "" })
 	cfg.DatabaseURL = "memory:"
 	cfg.Sandbox = true
-	cfg.PublicURL = "http://" + ln.Addr().String()
+	cfg.PublicURL = "http://" + ln.Addr().String() + prefix
 	a, err := newApp(context.Background(), cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		ln.Close()
 		require.NoError(t, err)
 	}
-	srv := &http.Server{Handler: a, ReadHeaderTimeout: 10 * time.Second}
+	var h http.Handler = a
+	if prefix != "" {
+		r := chi.NewRouter()
+		r.Mount(prefix, http.StripPrefix(prefix, a))
+		h = r
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

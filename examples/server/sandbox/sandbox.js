@@ -6,6 +6,9 @@
 
 (() => {
   const token = document.querySelector('meta[name="chatnotify-admin-token"]').content;
+  // The page works under whatever prefix the server is mounted at: the
+  // API is beside /sandbox.
+  const base = location.pathname.replace(/\/sandbox$/, "");
   const $ = (sel, el = document) => el.querySelector(sel);
   const $$ = (sel, el = document) => Array.from(el.querySelectorAll(sel));
 
@@ -14,7 +17,7 @@
   async function api(method, path, body) {
     const headers = { Authorization: "Bearer " + token };
     if (body !== undefined) headers["Content-Type"] = "application/json";
-    const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     const text = await res.text();
     let data = null;
     try { data = text ? JSON.parse(text) : null; } catch { data = { error: text.trim() }; }
@@ -141,11 +144,6 @@
     return out;
   }
 
-  function summarize(results) {
-    if (!results || results.length === 0) return "no channel is subscribed to it";
-    return results.map((r) => r.channel_name + ": " + (r.ok ? "delivered" : "failed (" + r.error + ")")).join("; ");
-  }
-
   $("#approval-form").addEventListener("submit", async (e) => {
     e.preventDefault();
     const out = $("#event-result");
@@ -165,9 +163,8 @@
       e.preventDefault();
       const out = $("#event-result");
       try {
-        const { data } = await api("POST", "/v1/events", { type, ...formJSON(e.target) });
-        const failed = data.results.some((r) => !r.ok);
-        say(out, type + ": " + summarize(data.results) + ".", !failed);
+        await api("POST", "/v1/events", { type, ...formJSON(e.target) });
+        say(out, type + " queued for every channel subscribed to it: its messages appear as they are delivered (failures are in the server log).", true);
         refresh();
       } catch (err) {
         say(out, err.status + ": " + err.message, false);
@@ -255,6 +252,11 @@
     return h.fill(s);
   }
 
+  // mrkdwnText is what a reader sees of mrkdwn, as plain text: emoji
+  // drawn, *bold* and _italic_ marks gone, &amp; and friends decoded.
+  // DOMParser builds an inert document: nothing in it loads or runs.
+  const mrkdwnText = (src) => new DOMParser().parseFromString(mrkdwn(src), "text/html").body.textContent;
+
   const plain = (t) => emojify(esc((t && t.text) || ""));
   const textObj = (t) => (!t ? "" : t.type === "mrkdwn" ? mrkdwn(t.text) : plain(t));
 
@@ -268,6 +270,7 @@
     }
     if (!ctx.interactive) return '<button class="sk-btn' + style + '" disabled>' + label + "</button>";
     return '<button type="button" class="sk-btn' + style + '" data-action-id="' + esc(el.action_id || "") +
+      '" data-value="' + esc(el.value || "") +
       '" data-ts="' + esc(ctx.ts) + '" data-channel="' + esc(ctx.channel) + '">' + label + "</button>";
   }
 
@@ -435,12 +438,14 @@
     if (btn.dataset.actionId !== undefined) {
       btn.disabled = true;
       const user = $("#slack-user").value.trim() || "amy";
+      if (btn.dataset.value) answeredHere.add(btn.dataset.value);
       try {
         const { data } = await api("POST", "/sandbox/api/slack/click", {
           channel: btn.dataset.channel, ts: btn.dataset.ts, action_id: btn.dataset.actionId, user,
         });
         let answer = data.answer;
         try { answer = JSON.parse(data.answer).text || answer; } catch { /* not JSON: show as is */ }
+        answer = mrkdwnText(answer);
         say(out, "Sent a signed block_actions (" + btn.dataset.actionId + ", as " + user + "). " +
           "/v1/webhooks/slack/interactions answered " + data.status + (answer ? ": " + answer : "."), data.status === 200);
       } catch (err) {
@@ -473,6 +478,38 @@
     return isNaN(d) ? "" : d.toLocaleString(undefined, { month: "short", day: "numeric", hour: "numeric", minute: "2-digit", second: "2-digit" });
   }
 
+  // risk shows a score as every message does: "82 (high)" (the levels
+  // of approval.Request.RiskLevel).
+  function risk(score) {
+    const n = Number(score) || 0;
+    return n + " (" + (n < 40 ? "low" : n < 70 ? "medium" : n < 90 ? "high" : "critical") + ")";
+  }
+
+  // ---- The "Click as" line follows every decision ------------------------
+
+  // A decision made anywhere (a Teams link, possibly in another tab, the
+  // API, the expiry sweep) is reported on the "Click as" line, so that
+  // it never shows a stale answer. The statuses seen are kept for the
+  // tab's session, so a decision made while the page was away for the
+  // Teams confirmation page is reported on return. A Slack click made
+  // here has reported its own answer already.
+  const seenKey = "chatnotify-sandbox-seen";
+  const seen = JSON.parse(sessionStorage.getItem(seenKey) || "{}");
+  const answeredHere = new Set();
+
+  function followDecisions(list) {
+    let news = null;
+    for (const r of list) {
+      const before = seen[r.id];
+      seen[r.id] = r.status;
+      if (before === "pending" && r.status !== "pending" && !answeredHere.has(r.id)) news = r;
+    }
+    sessionStorage.setItem(seenKey, JSON.stringify(seen));
+    if (news) {
+      say($("#click-result"), "\u201c" + news.title + "\u201d: " + (news.review_notes || news.status) + ".", news.status === "approved" || news.status === "denied");
+    }
+  }
+
   function drawApprovals(list) {
     const root = $("#approvals");
     if (!list.length) {
@@ -482,7 +519,7 @@
     root.innerHTML = '<ul class="approvals">' + list.map((r) =>
       '<li data-approval-id="' + esc(r.id) + '"><div class="ap-head"><span class="ap-title">' + esc(r.title) + "</span>" +
       '<span class="status status-' + esc(r.status) + '">' + esc(r.status) + "</span></div>" +
-      '<div class="ap-meta"><code>' + esc(r.id) + "</code> \u00b7 risk " + esc(r.risk_score) + (r.agent ? " \u00b7 " + esc(r.agent) : "") + "</div>" +
+      '<div class="ap-meta"><code>' + esc(r.id) + "</code> \u00b7 risk " + esc(risk(r.risk_score)) + (r.agent ? " \u00b7 " + esc(r.agent) : "") + "</div>" +
       (r.review_notes ? '<div class="ap-notes">' + esc(r.review_notes) + (r.reviewed_at ? " \u00b7 " + esc(when(r.reviewed_at)) : "") + "</div>" : "") +
       "</li>").join("") + "</ul>";
   }
@@ -496,7 +533,7 @@
     root.innerHTML = '<ol class="audit">' + entries.map((e) =>
       '<li><div><b>' + esc(e.action) + '</b> <span class="status status-' + esc(e.decision) + '">' + esc(e.decision) + "</span></div>" +
       '<div class="ap-meta">' + (e.actor ? esc(e.actor) + (e.actor_verified ? " (verified)" : " (unverified)") + " via " + esc(e.source) + " \u00b7 " : "") +
-      "risk " + esc(e.risk_score) + " \u00b7 <code>" + esc(e.approval_id) + "</code></div>" +
+      "risk " + esc(risk(e.risk_score)) + " \u00b7 <code>" + esc(e.approval_id) + "</code></div>" +
       '<div class="ap-meta">' + esc(when(e.at)) + "</div></li>").join("") + "</ol>";
   }
 
@@ -535,6 +572,7 @@
       }
       if (changed("channels", state.data.channels)) drawChannels(state.data.channels);
       if (changed("approvals", found)) drawApprovals(found);
+      followDecisions(found);
       if (changed("audit", audit.data.entries)) drawAudit(audit.data.entries || []);
       $("#live").className = "live";
       $("#live").textContent = "live";
