@@ -255,7 +255,7 @@ func teamsSummary(req Request, now time.Time) *teamsPageRequest {
 		Description: req.Description,
 		Agent:       req.Agent,
 		Action:      req.Action,
-		Risk:        fmt.Sprintf("%s (%d)", req.RiskLevel(), req.RiskScore),
+		Risk:        fmt.Sprintf("%d (%s)", req.RiskScore, req.RiskLevel()), // "82 (high)", as in the chat messages
 		RequestedBy: req.RequestedBy,
 		Expires:     "Never",
 	}

@@ -70,7 +70,7 @@ func TestTeamsLinkGetShowsConfirmation(t *testing.T) {
 				"Rolls out v2.3.1.",
 				"<dt>Agent</dt><dd>deploy-bot</dd>",
 				"<dt>Action</dt><dd>kubectl apply</dd>",
-				"<dt>Risk</dt><dd>high (85)</dd>",
+				"<dt>Risk</dt><dd>85 (high)</dd>",
 				"<dt>Requested by</dt><dd>user-7</dd>",
 				"<dt>Expires</dt><dd>2026-03-01 13:00 UTC</dd>",
 				`<a href="https://console.example.com/approvals/req-1" rel="noopener noreferrer">View in console</a>`,

@@ -341,8 +341,11 @@ func (d *Dispatcher) FollowUp(ctx context.Context, f approval.FollowUp) {
 // and waits for the queued and in-flight ones to finish, including the
 // jobs they lead to (the posts of a queued event, the catch-up of a copy)
 // and their retries. If ctx ends first, it cancels them (each unfinished
-// job is reported as cancelled through OnDelivery and the logger) and
-// returns ctx.Err(). Close is safe to call more than once.
+// job is reported as cancelled through OnDelivery and the logger), waits
+// for the workers to return, which they do promptly once their context
+// has ended, and returns ctx.Err(). Either way no delivery runs once
+// Close has returned, so the host may close its stores then. Close is
+// safe to call more than once.
 func (d *Dispatcher) Close(ctx context.Context) error {
 	done := d.q.close()
 	select {
@@ -350,7 +353,12 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 		d.cancel()
 		return nil
 	case <-ctx.Done():
+		// Cut the remaining work short: attempts in flight see their
+		// context end, and what is still queued is reported as cancelled.
+		// Then wait for the workers, which now finish promptly, so that a
+		// host may close its store as soon as Close returns.
 		d.cancel()
+		<-done
 		return ctx.Err()
 	}
 }

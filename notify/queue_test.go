@@ -51,7 +51,13 @@ func queueStore(t *testing.T) *memstore.Store {
 // bound), until cond holds.
 func settle(t *testing.T, cond func() bool) {
 	t.Helper()
+	// A generous bound, so that a regression fails the test instead of
+	// hanging the suite until go test's timeout.
+	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached within 30 s")
+		}
 		runtime.Gosched()
 		time.Sleep(time.Millisecond)
 	}
@@ -145,7 +151,9 @@ func TestQueue(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel() // the deadline has already passed
 		assert.ErrorIs(t, d.Close(ctx), context.Canceled)
-		settle(t, func() bool { return len(got.get()) == 5 })
+		// Close waited for the workers: every job is already reported, and
+		// none runs any more (the store may be closed now).
+		require.Len(t, got.get(), 5, "every accepted job is reported by the time Close returns")
 		for _, r := range got.get() {
 			assert.False(t, r.OK)
 			assert.Equal(t, "canceled", r.Code)

@@ -38,8 +38,13 @@ func New() *Server {
 	mux.HandleFunc("POST /api/chat.update", s.slackAPI)
 	mux.HandleFunc("POST /services/", s.slackWebhook)
 	mux.HandleFunc("POST /actions/{team}/{channel}/{ts}", s.slackRespond)
+	// Every Teams URL shape: tenant webhooks (webhookb2), legacy
+	// outlook.office.com webhooks (webhook), Logic Apps Workflows
+	// (workflows) and Power Platform Workflows (powerautomate).
 	mux.HandleFunc("POST /webhookb2/", s.teams)
+	mux.HandleFunc("POST /webhook/", s.teams)
 	mux.HandleFunc("POST /workflows/", s.teams)
+	mux.HandleFunc("POST /powerautomate/", s.teams)
 	s.srv = httptest.NewServer(mux)
 	return s
 }

@@ -330,6 +330,18 @@ func TestTeams(t *testing.T) {
 		assert.False(t, reqs[0].Received.Before(before))
 		assert.False(t, reqs[0].Received.After(time.Now()))
 	})
+	t.Run("every Teams URL shape is served", func(t *testing.T) {
+		base := strings.TrimSuffix(s.SlackAPIURL(), "/api/")
+		for path, want := range map[string]int{
+			"/webhook/00000000-0000-0000-0000-000000000000@tenant/IncomingWebhook/x/guid":      200,
+			"/webhookb2/00000000-0000-0000-0000-000000000000@tenant/IncomingWebhook/x/guid":    200,
+			"/workflows/x/triggers/manual/paths/invoke?sig=s":                                  202,
+			"/powerautomate/automations/direct/workflows/x/triggers/manual/paths/invoke?sig=s": 202,
+		} {
+			status, _, _ := post(t, base+path, card)
+			assert.Equal(t, want, status, path)
+		}
+	})
 	t.Run("go-teams-notify accepts both answers", func(t *testing.T) {
 		c := goteamsnotify.NewTeamsClient().SkipWebhookURLValidationOnSend(true)
 		for _, u := range []string{s.TeamsWebhookURL("c"), s.TeamsWorkflowsURL("d")} {

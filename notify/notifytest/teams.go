@@ -13,7 +13,7 @@ import (
 func (s *Server) teams(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	req := Request{Method: "teams", Path: r.URL.Path, Body: body}
-	if strings.HasPrefix(r.URL.Path, "/workflows/") {
+	if strings.HasPrefix(r.URL.Path, "/workflows/") || strings.HasPrefix(r.URL.Path, "/powerautomate/") {
 		req.Method = "workflows"
 	}
 	var msg teamsMessage
