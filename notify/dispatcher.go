@@ -109,8 +109,17 @@ type DispatcherOptions struct {
 	// ErrQueueFull, and FollowUp logs that it could not queue its work,
 	// when it is reached. The per-channel jobs a queued event or decision
 	// expands into are always accepted, so nothing accepted is dropped.
-	// Defaults to 10,000.
+	// Defaults to 65,536 (a job takes about a kilobyte while it waits).
 	QueueSize int
+	// MaxFollowUpDelay bounds how long the follow-up work of clicks and
+	// decisions (message updates, Teams result cards, response_url
+	// answers) is held back while clicks keep arriving within a few
+	// milliseconds of each other, so that in a burst the CPU goes to
+	// acknowledging clicks within Slack's 3 seconds first; Slack accepts
+	// a response_url answer for 30 minutes. Work is queued as soon as
+	// the clicks pause, so at the pace people click nothing waits.
+	// Defaults to 10 seconds; a negative value never holds work back.
+	MaxFollowUpDelay time.Duration
 
 	// Now and Sleep are the clock, for tests: Sleep waits d or until ctx
 	// is done, and then returns ctx.Err(). Default to the real clock.
@@ -197,7 +206,8 @@ func newDispatcher(channels ChannelStore, sender transport, opts *DispatcherOpti
 	defaults(&o.MaxRetryAfter, 30*time.Second)
 	defaults(&o.BaseBackoff, 500*time.Millisecond)
 	defaults(&o.MaxBackoff, 10*time.Second)
-	defaults(&o.QueueSize, 10000)
+	defaults(&o.QueueSize, 65536)
+	defaults(&o.MaxFollowUpDelay, 10*time.Second)
 	if o.SlackRates == nil {
 		o.SlackRates = defaultSlackRates()
 	}
@@ -228,7 +238,7 @@ func newDispatcher(channels ChannelStore, sender transport, opts *DispatcherOpti
 		base:     base,
 		cancel:   cancel,
 	}
-	d.q.init(o.Workers, o.QueueSize, d.run, func(wait time.Duration) error { return o.Sleep(base, wait) })
+	d.q.init(o.Workers, o.QueueSize, o.MaxFollowUpDelay, d.run, func(wait time.Duration) error { return o.Sleep(base, wait) })
 	return d, nil
 }
 
@@ -290,8 +300,9 @@ func checkEvent(orgID string, ev Event) error {
 //
 //	svc, _ := approval.NewService(store, store, &approval.Options{FollowUp: d.FollowUp})
 //
-// It returns at once; the work is queued as jobs, whose results go to
-// OnDelivery and the logger:
+// It returns at once; the work is queued as jobs (in a burst of clicks,
+// after the burst: see MaxFollowUpDelay), whose results go to OnDelivery
+// and the logger:
 //
 //   - f.Decided: every copy of f.Request recorded in the PostStore (of
 //     its organisation only) is brought up to date: a Slack message
@@ -330,7 +341,7 @@ func (d *Dispatcher) FollowUp(ctx context.Context, f approval.FollowUp) {
 	if len(jobs) == 0 {
 		return
 	}
-	if err := d.q.push(false, jobs...); err != nil {
+	if err := d.q.hold(jobs...); err != nil {
 		d.o.Logger.ErrorContext(ctx, "notify: could not queue the follow-up of a decision or click; the messages will not show it",
 			"approval_id", r.ID, "org_id", r.OrgID, "status", r.Status, "decided", f.Decided,
 			"response_url", f.ResponseURL != "", "err", err)
