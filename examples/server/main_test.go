@@ -123,6 +123,12 @@ func TestRunServesAndShutsDownCleanly(t *testing.T) {
 	assert.NotContains(t, s.logs.String(), token, "the token goes to stdout, not the logs")
 
 	assert.Equal(t, http.StatusOK, get(t, s.base+"/healthz", ""))
+	// The browser's request for an icon is answered, not a 404 in its console.
+	fav, err := http.Get(s.base + "/favicon.ico")
+	require.NoError(t, err)
+	fav.Body.Close()
+	assert.Equal(t, http.StatusOK, fav.StatusCode)
+	assert.Equal(t, "image/svg+xml", fav.Header.Get("Content-Type"))
 	assert.Equal(t, http.StatusOK, get(t, s.base+"/v1/settings/notifications", token), "the printed token is the admin's")
 	assert.Equal(t, http.StatusOK, get(t, s.base+"/v1/audit", token))
 	assert.Equal(t, http.StatusUnauthorized, get(t, s.base+"/v1/audit", token+"x"))
@@ -130,7 +136,7 @@ func TestRunServesAndShutsDownCleanly(t *testing.T) {
 
 	require.NoError(t, s.stop(t))
 	assert.Contains(t, s.logs.String(), "stopped cleanly")
-	_, err := http.Get(s.base + "/healthz")
+	_, err = http.Get(s.base + "/healthz")
 	assert.Error(t, err, "nothing listens after run returned")
 	_, err = os.Stat(dbPath)
 	assert.NoError(t, err, "the SQLite file was created")
@@ -421,14 +427,14 @@ func TestLoadConfigReadsExactlyTheDocumentedVariables(t *testing.T) {
 		cfg := loadConfig(func(k string) string {
 			return map[string]string{
 				"SLACK_SIGNING_SECRET": " new , old ,, ",
-				"PUBLIC_URL":           "https://arx.example.com/",
+				"PUBLIC_URL":           "https://console.example.com/",
 				"CONSOLE_URL":          "https://console.example.com/",
 				"ALLOW_INSECURE_URLS":  "1",
 				"SANDBOX":              "1",
 			}[k]
 		})
 		assert.Equal(t, []string{"new", "old"}, cfg.SlackSecrets)
-		assert.Equal(t, "https://arx.example.com", cfg.PublicURL)
+		assert.Equal(t, "https://console.example.com", cfg.PublicURL)
 		assert.Equal(t, "https://console.example.com", cfg.ConsoleURL)
 		assert.True(t, cfg.AllowInsecureURLs)
 		assert.True(t, cfg.Sandbox)
