@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chatnotify/chatnotify/approval"
+	"github.com/chatnotify/chatnotify/internal/jobq"
 )
 
 // Errors returned by [Dispatcher] methods.
@@ -121,6 +122,14 @@ type DispatcherOptions struct {
 	// Defaults to 10 seconds; a negative value never holds work back.
 	MaxFollowUpDelay time.Duration
 
+	// Durable asks for the durable queue of the ChannelStore: jobs then
+	// survive restarts, are retried for MaxElapsed (default 24 hours;
+	// MaxAttempts defaults to 200), rate limits are shared through the
+	// database, and NewDispatcher starts working the jobs left in it.
+	// Defaults to false (in memory); the SQL stores of store/sqlite and
+	// store/postgres provide the durable queue; other stores ignore it.
+	Durable bool
+
 	// Now and Sleep are the clock, for tests: Sleep waits d or until ctx
 	// is done, and then returns ctx.Err(). Default to the real clock.
 	Now   func() time.Time
@@ -177,6 +186,10 @@ type Dispatcher struct {
 	rand     func() float64 // [0,1), for jitter
 	copies   copyTracker
 	q        queue
+	// dq, when set, is the durable queue of the ChannelStore, used
+	// instead of q (see durable.go); approvals reads requests for it.
+	dq        jobq.Queue
+	approvals ApprovalGetter
 
 	base   context.Context // parent of the jobs' work; cancelled by Close
 	cancel context.CancelFunc
@@ -198,6 +211,19 @@ func newDispatcher(channels ChannelStore, sender transport, opts *DispatcherOpti
 	var o DispatcherOptions
 	if opts != nil {
 		o = *opts
+	}
+	var dq jobq.Queue
+	if p, ok := channels.(jobq.Provider); ok && o.Durable {
+		dq = p.DeliveryQueue()
+	}
+	if dq != nil {
+		// Durable: retried over hours; the store reads requests and keeps
+		// the copies.
+		defaults(&o.MaxAttempts, durableMaxAttempts)
+		defaults(&o.MaxElapsed, durableMaxElapsed)
+		if o.Posts == nil {
+			o.Posts, _ = channels.(PostStore)
+		}
 	}
 	defaults(&o.Workers, 16)
 	defaults(&o.MaxAttempts, 4)
@@ -239,6 +265,18 @@ func newDispatcher(channels ChannelStore, sender transport, opts *DispatcherOpti
 		cancel:   cancel,
 	}
 	d.q.init(o.Workers, o.QueueSize, o.MaxFollowUpDelay, d.run, func(wait time.Duration) error { return o.Sleep(base, wait) })
+	if dq != nil {
+		d.dq, d.approvals = dq, o.Approvals
+		if d.approvals == nil {
+			d.approvals, _ = channels.(ApprovalGetter)
+		}
+		// Work the jobs left in the database at once, a previous process's
+		// included.
+		if err := dq.Start(base, d.runDurable); err != nil {
+			cancel()
+			return nil, fmt.Errorf("notify: starting the durable queue: %w", err)
+		}
+	}
 	return d, nil
 }
 
@@ -276,7 +314,11 @@ func (d *Dispatcher) Enqueue(orgID string, ev Event) error {
 	if err := checkEvent(orgID, ev); err != nil {
 		return err
 	}
-	return d.q.push(false, &job{kind: jobFanOut, orgID: orgID, event: ev})
+	j := &job{kind: jobFanOut, orgID: orgID, event: ev}
+	if d.dq != nil {
+		return d.pushDurable(j)
+	}
+	return d.q.push(false, j)
 }
 
 // checkEvent rejects events Enqueue cannot take.
@@ -341,7 +383,11 @@ func (d *Dispatcher) FollowUp(ctx context.Context, f approval.FollowUp) {
 	if len(jobs) == 0 {
 		return
 	}
-	if err := d.q.hold(jobs...); err != nil {
+	push := func() error { return d.q.hold(jobs...) }
+	if d.dq != nil {
+		push = func() error { return d.pushDurable(jobs...) }
+	}
+	if err := push(); err != nil {
 		d.o.Logger.ErrorContext(ctx, "notify: could not queue the follow-up of a decision or click; the messages will not show it",
 			"approval_id", r.ID, "org_id", r.OrgID, "status", r.Status, "decided", f.Decided,
 			"response_url", f.ResponseURL != "", "err", err)
@@ -358,6 +404,13 @@ func (d *Dispatcher) FollowUp(ctx context.Context, f approval.FollowUp) {
 // Close has returned, so the host may close its stores then. Close is
 // safe to call more than once.
 func (d *Dispatcher) Close(ctx context.Context) error {
+	if d.dq != nil {
+		// Durable: stop fetching, let running tries finish (within ctx and
+		// the queue's soft-stop window); the rest stays in the database.
+		err := d.dq.Stop(ctx)
+		d.cancel()
+		return err
+	}
 	done := d.q.close()
 	select {
 	case <-done:

@@ -60,9 +60,16 @@
 //
 //	GET    /v1/settings/notifications                    list the channels
 //	POST   /v1/settings/notifications                    create a channel
+//	GET    /v1/settings/notifications/{channel_id}       read a channel
 //	PUT    /v1/settings/notifications/{channel_id}       replace a channel
 //	DELETE /v1/settings/notifications/{channel_id}       delete a channel
 //	POST   /v1/settings/notifications/{channel_id}/test  send a test notification
+//
+// and, with [SettingsOptions.Deliveries] (see "Deliveries and health"
+// below),
+//
+//	GET    /v1/settings/notifications/{channel_id}/deliveries                      recent deliveries
+//	POST   /v1/settings/notifications/{channel_id}/deliveries/{delivery_id}/retry  queue a failed one again
 //
 // Mounted at the root of a server it answers exactly these paths: any
 // other path is a 404 and a wrong method a 405 with an Allow header, both
@@ -105,9 +112,12 @@
 //
 // where id, created_at and updated_at are read-only: a request may carry
 // them (so a client can send back what it read) and they are ignored,
-// except that an id in a PUT body must name the channel in the URL.
+// except that an id in a PUT body must name the channel in the URL. So
+// is health, which the list and GET …/{channel_id} add with
+// SettingsOptions.Deliveries.
 //
-// The list answers 200 with {"channels": [...]}, oldest first. POST
+// The list answers 200 with {"channels": [...]}, oldest first, and GET
+// …/{channel_id} 200 with the channel. POST
 // answers 201 with the stored channel and a Location header relative to
 // the request ("notifications/{id}", which resolves correctly under any
 // prefix); enabled defaults to true and events to all three.
@@ -148,20 +158,85 @@
 // store by another path, or the policy was tightened) is not sent to: the
 // answer is 409 {"ok": false, "error": "…"} naming the problem.
 //
+// # Deliveries and health
+//
+// Given the [DeliveryStore] the host's [Dispatcher] writes, as
+// [SettingsOptions.Deliveries] (the stores under store/ provide one:
+// their Deliveries method), the settings API lets admins see what was
+// delivered to each channel, and act on it. Without one, the two paths
+// below answer 404 like any unknown path and channels carry no health.
+//
+// Each channel read (the list and GET …/{channel_id}) carries a
+// "health" object ([Health]):
+//
+//	"health": {
+//	  "last_delivered_at": "2025-01-31T09:00:00Z",
+//	  "last_error": "the bot is not in the channel: invite it or add the chat:write.public scope",
+//	  "failing_since": "2025-01-31T09:05:00Z",
+//	  "pending": 3,
+//	  "failed": 1
+//	}
+//
+// where last_delivered_at, last_error and failing_since are omitted when
+// there is none: failing_since is set while a delivery failed after the
+// last success, and last_error keeps the latest failure's reason after
+// the channel recovers. A health the store fails to read is left out and
+// logged; the channel is still shown.
+//
+// GET …/{channel_id}/deliveries answers 200 with the channel's
+// deliveries, newest first:
+//
+//	{
+//	  "deliveries": [{
+//	    "id": "0190f2c5-…", "channel_id": "0190f2c4-…", "event": "approval_request",
+//	    "approval_id": "req-42", "op": "post", "status": "failed", "attempts": 3,
+//	    "reason": "the channel was not found: check the channel ID", "code": "channel_not_found",
+//	    "created_at": "…", "updated_at": "…", "first_failed_at": "…"
+//	  }],
+//	  "next": "MTc…"
+//	}
+//
+// op is post, update (chat.update of a copy) or follow_up (a Teams
+// follow-up); status is pending (queued, running or waiting for a retry),
+// delivered (with delivered_at) or failed (given up). ?limit=1..100
+// sets the page size (default 20); next, absent on the last page, is an
+// opaque cursor to pass as ?before= for the following page. Pages are
+// stable while deliveries are added: a cursor is a position (creation
+// time and ID), not an offset, and stays valid after the delivery it
+// names is gone. A limit out of range and a cursor this API did not
+// return are 400s. Deliveries hold no secret: no token, webhook URL,
+// response_url or message content, and reason is the classified
+// [DeliveryError.Reason], scrubbed again of the channel's secrets, of
+// any Slack token and of any URL's path before it is shown.
+//
+// POST …/{channel_id}/deliveries/{delivery_id}/retry queues a failed
+// delivery again through [SettingsOptions.Retry] (which the host wires
+// to its Dispatcher) and answers 202 with the delivery as it is then
+// (normally pending). A delivery that is not failed is a 409; one that
+// does not exist, belongs to another channel or another organisation is
+// a 404. Without SettingsOptions.Retry the endpoint answers 501
+// {"error": "retrying deliveries is not enabled on this server"}: the
+// deliveries log is there, but this server cannot queue jobs. The
+// request needs no body, and a body is never read.
+//
 // # Status codes
 //
-//	200  list, update, test delivered
+//	200  list, read, update, test delivered, deliveries
 //	201  created
+//	202  failed delivery queued again
 //	204  deleted
-//	400  malformed or invalid body, unknown field, validation error, masked secret
+//	400  malformed or invalid body, unknown field, validation error, masked secret;
+//	     deliveries: limit not 1..100, cursor not from this API
 //	401  the Authorizer returned ErrUnauthenticated
 //	403  the caller is not an admin
-//	404  unknown path, or no such channel in the caller's organisation
+//	404  unknown path, or no such channel (or delivery) in the caller's organisation
 //	405  wrong method (with an Allow header)
-//	409  name already used in the organisation (ErrConflict); stored channel invalid (test)
+//	409  name already used in the organisation (ErrConflict); stored channel invalid (test);
+//	     retry of a delivery that is not failed
 //	413  body larger than MaxBodyBytes
 //	415  Content-Type is not application/json
 //	500  Authorizer or store failure: {"error": "internal error"}, details only logged
+//	501  retry without SettingsOptions.Retry
 //	502  test notification not delivered
 //
 // Errors are {"error": "<message>"}, except the test endpoint's 502 and

@@ -158,6 +158,12 @@ func (d *Dispatcher) try(ctx context.Context, j *job) (Receipt, error) {
 		}
 	}
 	j.attempts++
+	return d.send(ctx, j)
+}
+
+// send makes the platform call of a delivery job, within the attempt
+// timeout: the part of a try shared by the in-memory and durable queues.
+func (d *Dispatcher) send(ctx context.Context, j *job) (Receipt, error) {
 	actx, cancel := context.WithTimeout(ctx, d.o.AttemptTimeout)
 	defer cancel()
 	var rc Receipt
@@ -307,6 +313,11 @@ func (d *Dispatcher) decidedJobs(ctx context.Context, r approval.Request) ([]*jo
 		if kind, ok := updateKind(ch, p); ok {
 			jobs = append(jobs, &job{kind: kind, orgID: r.OrgID, ch: ch, post: p, request: r})
 		}
+	}
+	if d.dq != nil {
+		// Durable: an update job is unique per copy, so a catch-up and a
+		// decision queue it once (across replicas too).
+		return jobs, nil
 	}
 	// Only now that nothing can fail: a copy taken over from catchUp
 	// must be updated here.

@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -60,6 +62,23 @@ type SettingsOptions struct {
 	// printable text. Defaults to "": the text is then "This is a test
 	// notification."
 	ProductName string
+	// Deliveries is the deliveries log the host's Dispatcher writes
+	// (DispatcherOptions.Deliveries). With it, each channel read carries
+	// its [Health], and the deliveries and retry endpoints exist.
+	// Defaults to nil: channels have no health, and those endpoints
+	// answer 404 like any unknown path.
+	Deliveries DeliveryStore
+	// Retry queues a failed delivery again, for
+	// POST …/{channel_id}/deliveries/{delivery_id}/retry. The handler
+	// calls it only for a delivery of the caller's organisation and of
+	// the channel in the URL whose Status is "failed". It should change
+	// the delivery to "pending" and queue its job atomically, so that
+	// concurrent retries queue it once, and return an error wrapping
+	// [ErrConflict] when the delivery is no longer failed (answered with
+	// 409) or [ErrNotFound] when it is gone (404); any other error is
+	// answered with 500 and logged. Defaults to nil: the retry endpoint
+	// answers 501. It is used only with Deliveries.
+	Retry func(ctx context.Context, d Delivery) error
 }
 
 // Defaults and limits of the settings API.
@@ -68,6 +87,8 @@ const (
 	maxTestMessageLength = 4000 // characters
 	maxPathIDLength      = 128
 	settingsBase         = "/v1/settings/notifications"
+	defaultDeliveryPage  = 20  // deliveries per page without ?limit
+	maxDeliveryPage      = 100 // the largest ?limit
 )
 
 // defaultTestText is the default text of a test notification.
@@ -82,9 +103,19 @@ func defaultTestText(product string) string {
 //
 //	GET    /v1/settings/notifications                    list the caller's channels
 //	POST   /v1/settings/notifications                    create a channel
+//	GET    /v1/settings/notifications/{channel_id}       read a channel
 //	PUT    /v1/settings/notifications/{channel_id}       replace a channel
 //	DELETE /v1/settings/notifications/{channel_id}       delete a channel
 //	POST   /v1/settings/notifications/{channel_id}/test  send a test notification
+//
+// and, with SettingsOptions.Deliveries, the deliveries log:
+//
+//	GET    /v1/settings/notifications/{channel_id}/deliveries                      recent deliveries
+//	POST   /v1/settings/notifications/{channel_id}/deliveries/{delivery_id}/retry  queue a failed one again
+//
+// in which case each channel read also carries its [Health]. Without
+// it those two paths are unknown (404) and channels have no health;
+// without SettingsOptions.Retry the retry endpoint answers 501.
 //
 // Every endpoint requires an admin, as identified by auth, and sees only
 // the caller's organisation. Channels are read from and written to store,
@@ -135,6 +166,8 @@ func newSettingsHandler(store ChannelStore, sender transport, auth Authorizer, o
 		allowLoopback: sender.allowLoopback(),
 		testTimeout:   opts.TestTimeout,
 		testMessage:   defaultTestText(product),
+		deliveries:    opts.Deliveries,
+		retry:         opts.Retry,
 		mux:           http.NewServeMux(),
 	}
 	if h.log == nil {
@@ -151,11 +184,19 @@ func newSettingsHandler(store ChannelStore, sender transport, auth Authorizer, o
 	h.mux.HandleFunc("GET "+settingsBase, h.admin(h.list))
 	h.mux.HandleFunc("POST "+settingsBase, h.admin(h.create))
 	h.mux.HandleFunc(settingsBase, methodNotAllowed("GET, HEAD, POST"))
+	h.mux.HandleFunc("GET "+one, h.admin(h.get))
 	h.mux.HandleFunc("PUT "+one, h.admin(h.update))
 	h.mux.HandleFunc("DELETE "+one, h.admin(h.delete))
-	h.mux.HandleFunc(one, methodNotAllowed("PUT, DELETE"))
+	h.mux.HandleFunc(one, methodNotAllowed("GET, HEAD, PUT, DELETE"))
 	h.mux.HandleFunc("POST "+one+"/test", h.admin(h.test))
 	h.mux.HandleFunc(one+"/test", methodNotAllowed("POST"))
+	if h.deliveries != nil {
+		const retry = one + "/deliveries/{delivery_id}/retry"
+		h.mux.HandleFunc("GET "+one+"/deliveries", h.admin(h.listDeliveries))
+		h.mux.HandleFunc(one+"/deliveries", methodNotAllowed("GET, HEAD"))
+		h.mux.HandleFunc("POST "+retry, h.admin(h.retryDelivery))
+		h.mux.HandleFunc(retry, methodNotAllowed("POST"))
+	}
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		httpjson.WriteError(w, http.StatusNotFound, "not found")
 	})
@@ -171,6 +212,8 @@ type settingsHandler struct {
 	allowLoopback bool // the sender's URL policy
 	testTimeout   time.Duration
 	testMessage   string
+	deliveries    DeliveryStore // nil without SettingsOptions.Deliveries
+	retry         func(ctx context.Context, d Delivery) error
 	mux           *http.ServeMux
 }
 
@@ -187,8 +230,8 @@ func methodNotAllowed(allow string) http.HandlerFunc {
 
 // channelBody is the request body of create and update. It mirrors the
 // JSON of a [Channel] so that a client can send back what it read: the
-// read-only fields id, created_at and updated_at are accepted and ignored
-// (id must name the channel being updated). There is deliberately no org
+// read-only fields id, created_at, updated_at and health are accepted
+// and ignored (id must name the channel being updated). There is deliberately no org
 // field: unknown fields are rejected.
 type channelBody struct {
 	ID        string          `json:"id"`
@@ -199,6 +242,7 @@ type channelBody struct {
 	Enabled   *bool           `json:"enabled"`
 	CreatedAt json.RawMessage `json:"created_at"`
 	UpdatedAt json.RawMessage `json:"updated_at"`
+	Health    json.RawMessage `json:"health"`
 }
 
 // configBody is the config object of a channelBody. The secrets are
@@ -210,7 +254,20 @@ type configBody struct {
 }
 
 type channelList struct {
-	Channels []Channel `json:"channels"`
+	Channels []channelView `json:"channels"`
+}
+
+// channelView is a channel as the settings API shows it when reading:
+// secrets masked, with its health when the store keeps deliveries.
+type channelView struct {
+	Channel
+	Health *Health `json:"health,omitempty"`
+}
+
+type deliveryList struct {
+	Deliveries []Delivery `json:"deliveries"`
+	// Next is the cursor of the next page; absent on the last one.
+	Next string `json:"next,omitempty"`
 }
 
 type testBody struct {
@@ -250,14 +307,189 @@ func (h *settingsHandler) list(w http.ResponseWriter, r *http.Request, c Caller)
 		h.fail(w, r, c, "list", err)
 		return
 	}
-	out := channelList{Channels: make([]Channel, 0, len(chs))}
+	out := channelList{Channels: make([]channelView, 0, len(chs))}
 	for _, ch := range chs {
 		if ch.OrgID != "" && ch.OrgID != c.OrgID { // a store bug must not leak another organisation's channel
 			continue
 		}
-		out.Channels = append(out.Channels, view(ch))
+		out.Channels = append(out.Channels, h.viewWithHealth(r, c, ch))
 	}
 	httpjson.Write(w, http.StatusOK, out)
+}
+
+func (h *settingsHandler) get(w http.ResponseWriter, r *http.Request, c Caller) {
+	ch, ok := h.channel(w, r, c, "get")
+	if !ok {
+		return
+	}
+	httpjson.Write(w, http.StatusOK, h.viewWithHealth(r, c, ch))
+}
+
+// channel returns the channel of the request path, or answers 404 (or
+// 500 for a store failure) and returns false.
+func (h *settingsHandler) channel(w http.ResponseWriter, r *http.Request, c Caller, op string) (Channel, bool) {
+	id, ok := pathID(w, r)
+	if !ok {
+		return Channel{}, false
+	}
+	ch, err := h.store.GetChannel(r.Context(), c.OrgID, id)
+	if err == nil && ((ch.OrgID != "" && ch.OrgID != c.OrgID) || ch.ID != id) { // a store bug must not expose another channel
+		err = ErrNotFound
+	}
+	if err != nil {
+		h.fail(w, r, c, op, err)
+		return Channel{}, false
+	}
+	return ch, true
+}
+
+// viewWithHealth returns ch as the API shows it, with its health when the
+// store keeps deliveries. A channel whose health cannot be read is shown
+// without one (the error is logged): the channel matters more.
+func (h *settingsHandler) viewWithHealth(r *http.Request, c Caller, ch Channel) channelView {
+	v := channelView{Channel: view(ch)}
+	if h.deliveries == nil {
+		return v
+	}
+	hl, err := h.deliveries.ChannelHealth(r.Context(), c.OrgID, ch.ID)
+	if err != nil {
+		h.log.ErrorContext(r.Context(), "notify settings: reading a channel's health failed", "org_id", c.OrgID, "channel_id", ch.ID, "error", scrub(err.Error(), ch.Config))
+		return v
+	}
+	hl.LastError = scrub(hl.LastError, ch.Config)
+	v.Health = &hl
+	return v
+}
+
+func (h *settingsHandler) listDeliveries(w http.ResponseWriter, r *http.Request, c Caller) {
+	limit, before, err := pageQuery(r.URL.Query())
+	if err != nil {
+		h.fail(w, r, c, "list deliveries", err)
+		return
+	}
+	ch, ok := h.channel(w, r, c, "list deliveries")
+	if !ok {
+		return
+	}
+	ds, err := h.deliveries.ListDeliveries(r.Context(), c.OrgID, ch.ID, before, limit+1)
+	if err != nil {
+		h.fail(w, r, c, "list deliveries", err, ch.Config)
+		return
+	}
+	out := deliveryList{Deliveries: make([]Delivery, 0, min(len(ds), limit))}
+	for _, d := range ds {
+		if (d.OrgID != "" && d.OrgID != c.OrgID) || d.ChannelID != ch.ID { // a store bug must not leak another's delivery
+			continue
+		}
+		if len(out.Deliveries) == limit {
+			out.Next = cursor(out.Deliveries[limit-1])
+			break
+		}
+		out.Deliveries = append(out.Deliveries, viewDelivery(d, ch))
+	}
+	httpjson.Write(w, http.StatusOK, out)
+}
+
+func (h *settingsHandler) retryDelivery(w http.ResponseWriter, r *http.Request, c Caller) {
+	ch, ok := h.channel(w, r, c, "retry")
+	if !ok {
+		return
+	}
+	id := r.PathValue("delivery_id")
+	if !validPathID(id) {
+		httpjson.WriteError(w, http.StatusNotFound, "delivery not found")
+		return
+	}
+	if h.retry == nil {
+		httpjson.WriteError(w, http.StatusNotImplemented, "retrying deliveries is not enabled on this server")
+		return
+	}
+	d, err := h.deliveries.GetDelivery(r.Context(), c.OrgID, id)
+	if err == nil && ((d.OrgID != "" && d.OrgID != c.OrgID) || d.ChannelID != ch.ID || d.ID != id) {
+		err = ErrNotFound
+	}
+	switch {
+	case errors.Is(err, ErrNotFound):
+		httpjson.WriteError(w, http.StatusNotFound, "delivery not found")
+		return
+	case err != nil:
+		h.fail(w, r, c, "retry", err, ch.Config)
+		return
+	case d.Status != deliveryFailed:
+		httpjson.WriteError(w, http.StatusConflict, "only a failed delivery can be retried; this one is "+strconv.Quote(d.Status))
+		return
+	}
+	d.OrgID = c.OrgID
+	err = h.retry(r.Context(), d)
+	switch {
+	case errors.Is(err, ErrConflict):
+		httpjson.WriteError(w, http.StatusConflict, "the delivery is no longer failed")
+		return
+	case errors.Is(err, ErrNotFound):
+		httpjson.WriteError(w, http.StatusNotFound, "delivery not found")
+		return
+	case err != nil:
+		h.fail(w, r, c, "retry", err, ch.Config)
+		return
+	}
+	h.log.InfoContext(r.Context(), "delivery queued again", "org_id", c.OrgID, "channel_id", ch.ID, "delivery_id", d.ID)
+	if now, err := h.deliveries.GetDelivery(r.Context(), c.OrgID, d.ID); err == nil && now.ChannelID == ch.ID && now.ID == d.ID {
+		d = now
+	}
+	httpjson.Write(w, http.StatusAccepted, viewDelivery(d, ch))
+}
+
+// pageQuery reads ?limit and ?before of a deliveries list.
+func pageQuery(q url.Values) (limit int, before Delivery, err error) {
+	limit = defaultDeliveryPage
+	if q.Has("limit") {
+		n, err := strconv.Atoi(q.Get("limit"))
+		if err != nil || n < 1 || n > maxDeliveryPage || len(q["limit"]) > 1 {
+			return 0, Delivery{}, httpjson.Errorf(http.StatusBadRequest, "limit must be an integer from 1 to %d", maxDeliveryPage)
+		}
+		limit = n
+	}
+	if q.Has("before") {
+		if before, err = parseCursor(q.Get("before")); err != nil || len(q["before"]) > 1 {
+			return 0, Delivery{}, badCursor()
+		}
+	}
+	return limit, before, nil
+}
+
+// badCursor is the error of a ?before that is not a cursor of this API.
+func badCursor() error {
+	return httpjson.Errorf(http.StatusBadRequest, "before must be the next cursor of a previous page")
+}
+
+// cursor returns the opaque position of d in a deliveries list: its
+// CreatedAt (in microseconds) and ID, base64url-encoded.
+func cursor(d Delivery) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(d.CreatedAt.UnixMicro(), 10) + ":" + d.ID))
+}
+
+// parseCursor is the inverse of cursor.
+func parseCursor(s string) (Delivery, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return Delivery{}, badCursor()
+	}
+	micros, id, ok := strings.Cut(string(b), ":")
+	n, err := strconv.ParseInt(micros, 10, 64)
+	if !ok || err != nil || n <= 0 || !validPathID(id) {
+		return Delivery{}, badCursor()
+	}
+	return Delivery{ID: id, CreatedAt: time.UnixMicro(n).UTC()}, nil
+}
+
+// viewDelivery returns d as the API shows it. Reason and Code are
+// secret-free by contract; they are scrubbed of ch's secrets, and of any
+// token or URL path, anyway.
+func viewDelivery(d Delivery, ch Channel) Delivery {
+	d.Reason = scrub(d.Reason, ch.Config)
+	d.Code = scrub(d.Code, ch.Config)
+	d.Retry = nil
+	return d
 }
 
 func (h *settingsHandler) create(w http.ResponseWriter, r *http.Request, c Caller) {
@@ -450,11 +682,16 @@ func (h *settingsHandler) fail(w http.ResponseWriter, r *http.Request, c Caller,
 // that no store could hold.
 func pathID(w http.ResponseWriter, r *http.Request) (string, bool) {
 	id := r.PathValue("channel_id")
-	if id == "" || len(id) > maxPathIDLength || !utf8.ValidString(id) || strings.ContainsFunc(id, unicode.IsControl) {
+	if !validPathID(id) {
 		httpjson.WriteError(w, http.StatusNotFound, "notification channel not found")
 		return "", false
 	}
 	return id, true
+}
+
+// validPathID reports whether id could name a stored record.
+func validPathID(id string) bool {
+	return id != "" && len(id) <= maxPathIDLength && utf8.ValidString(id) && !strings.ContainsFunc(id, unicode.IsControl)
 }
 
 // view returns ch as the settings API shows it: secrets masked.

@@ -135,7 +135,8 @@ func newFixture(t *testing.T, opts ...fixtureOption) *fixture {
 	f := &fixture{t: t, mem: memstore.New(), sender: &fakeSender{}, logs: &syncbuf.Buffer{}}
 	f.store = f.mem
 	so := &notify.SettingsOptions{
-		Logger: slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:     slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Deliveries: f.mem.Deliveries(),
 	}
 	for _, o := range opts {
 		o(f, so)
@@ -302,6 +303,10 @@ func TestSettingsAuth(t *testing.T) {
 		{http.MethodPut, base + "/" + ch.ID},
 		{http.MethodDelete, base + "/" + ch.ID},
 		{http.MethodPost, base + "/" + ch.ID + "/test"},
+		{http.MethodGet, base + "/" + ch.ID},
+		{http.MethodGet, base + "/" + ch.ID + "/deliveries"},
+		{http.MethodGet, base + "/" + ch.ID + "/deliveries?limit=0&before=bad"},
+		{http.MethodPost, base + "/" + ch.ID + "/deliveries/d-1/retry"},
 	}
 	callers := []struct {
 		name       string
@@ -369,12 +374,18 @@ func TestSettingsRouting(t *testing.T) {
 		{http.MethodPatch, base, 405, "GET, HEAD, POST"},
 		{http.MethodDelete, base, 405, "GET, HEAD, POST"},
 		{http.MethodPut, base, 405, "GET, HEAD, POST"},
-		{http.MethodGet, one, 405, "PUT, DELETE"},
-		{http.MethodPost, one, 405, "PUT, DELETE"},
-		{http.MethodPatch, one, 405, "PUT, DELETE"},
+		{http.MethodPost, one, 405, "GET, HEAD, PUT, DELETE"},
+		{http.MethodPatch, one, 405, "GET, HEAD, PUT, DELETE"},
 		{http.MethodGet, one + "/test", 405, "POST"},
 		{http.MethodPut, one + "/test", 405, "POST"},
 		{http.MethodDelete, one + "/test", 405, "POST"},
+		{http.MethodPost, one + "/deliveries", 405, "GET, HEAD"},
+		{http.MethodDelete, one + "/deliveries", 405, "GET, HEAD"},
+		{http.MethodGet, one + "/deliveries/d-1/retry", 405, "POST"},
+		{http.MethodPut, one + "/deliveries/d-1/retry", 405, "POST"},
+		{http.MethodGet, one + "/deliveries/", 404, ""},
+		{http.MethodGet, one + "/deliveries/d-1", 404, ""},
+		{http.MethodPost, one + "/deliveries/d-1/retry/", 404, ""},
 	}
 	for _, tt := range tests {
 		for _, token := range []string{tokenAdminA, ""} {
@@ -427,10 +438,19 @@ func exerciseLifecycle(t *testing.T, f *fixture, host http.Handler, prefix strin
 	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
 	assert.JSONEq(t, `{"ok":true}`, w.Body.String())
 
-	// Wrong method and unknown path are answered by the settings handler.
+	// Read it back, with its health, and its (empty) deliveries.
 	w = serve(t, host, http.MethodGet, self, tokenAdminA, "")
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	assert.Equal(t, "Renamed", decode[notify.Channel](t, w).Name)
+	assert.Contains(t, w.Body.String(), `"health":{"pending":0,"failed":0}`)
+	w = serve(t, host, http.MethodGet, self+"/deliveries", tokenAdminA, "")
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	assert.JSONEq(t, `{"deliveries":[]}`, w.Body.String())
+
+	// Wrong method and unknown path are answered by the settings handler.
+	w = serve(t, host, http.MethodPatch, self, tokenAdminA, "")
 	assert.Equal(t, http.StatusMethodNotAllowed, w.Code)
-	assert.Equal(t, "PUT, DELETE", w.Header().Get("Allow"))
+	assert.Equal(t, "GET, HEAD, PUT, DELETE", w.Header().Get("Allow"))
 	w = serve(t, host, http.MethodGet, prefix+"/v1/other", tokenAdminA, "")
 	assert.Equal(t, http.StatusNotFound, w.Code)
 	assert.Equal(t, "not found", errorBody(t, w))
@@ -1185,6 +1205,9 @@ func TestSettingsOrgIsolation(t *testing.T) {
 		{http.MethodDelete, "", ""},
 		{http.MethodPost, "/test", ""},
 		{http.MethodPost, "/test", `{"message":"hi"}`},
+		{http.MethodGet, "", ""},
+		{http.MethodGet, "/deliveries", ""},
+		{http.MethodPost, "/deliveries/d-1/retry", ""},
 	} {
 		t.Run(req.method+req.suffix, func(t *testing.T) {
 			foreign := f.do(req.method, base+"/"+theirs.ID+req.suffix, tokenAdminA, req.body)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/chatnotify/chatnotify/approval"
 	"github.com/chatnotify/chatnotify/internal/ids"
+	"github.com/chatnotify/chatnotify/internal/jobq"
 )
 
 const approvalColumns = `id, org_id, title, description, agent, action, risk_score, requested_by, console_url,
@@ -25,12 +26,19 @@ func (s *Store) CreateApproval(ctx context.Context, r approval.Request) (approva
 	if r.CreatedAt.IsZero() {
 		r.CreatedAt = s.now()
 	}
-	row := s.wdb.QueryRowContext(ctx, s.q(`INSERT INTO chatnotify_approvals (`+approvalColumns+`)
+	// With the durable queue working, the request and the job posting it
+	// commit together (see handOff).
+	var got approval.Request
+	err := s.handOff(ctx, func(db querier) ([]jobq.Job, error) {
+		row := db.QueryRowContext(ctx, s.q(`INSERT INTO chatnotify_approvals (`+approvalColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, '', '', '', '')
 		RETURNING `+approvalColumns),
-		r.ID, r.OrgID, r.Title, r.Description, r.Agent, r.Action, r.RiskScore, r.RequestedBy, r.ConsoleURL,
-		string(approval.StatusPending), s.t(r.CreatedAt), s.t(r.ExpiresAt))
-	got, err := s.scanApproval(row)
+			r.ID, r.OrgID, r.Title, r.Description, r.Agent, r.Action, r.RiskScore, r.RequestedBy, r.ConsoleURL,
+			string(approval.StatusPending), s.t(r.CreatedAt), s.t(r.ExpiresAt))
+		var err error
+		got, err = s.scanApproval(row)
+		return []jobq.Job{jobq.ApprovalFanOut(got.OrgID, got.ID)}, err
+	})
 	if err != nil && s.d.IsUniqueViolation(err) {
 		return approval.Request{}, approval.ErrConflict
 	}
@@ -84,7 +92,13 @@ func (s *Store) DecideApproval(ctx context.Context, orgID, id string, o approval
 	// that follows is pending and due; trying again decides it. Bounded,
 	// since it needs a create racing each attempt.
 	for range 3 {
-		r, err := s.scanApproval(s.wdb.QueryRowContext(ctx, query, args...))
+		// The decision and the job updating its copies commit together.
+		var r approval.Request
+		err := s.handOff(ctx, func(db querier) ([]jobq.Job, error) {
+			var err error
+			r, err = s.scanApproval(db.QueryRowContext(ctx, query, args...))
+			return []jobq.Job{jobq.DecidedJob(r.OrgID, r.ID)}, err
+		})
 		if err == nil {
 			return r, nil
 		}

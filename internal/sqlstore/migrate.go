@@ -124,8 +124,11 @@ func (s *Store) migrate(ctx context.Context) error {
 			return s.dbError("recording migration "+m.name, err)
 		}
 	}
+	if err := s.riverMigrate(ctx, tx); err != nil {
+		return err
+	}
 	if err := tx.Commit(); err != nil {
 		return s.dbError("committing migrations", err)
 	}
-	return nil
+	return s.riverMigrate(ctx, nil)
 }

@@ -35,6 +35,9 @@ func newSealer(name string, key []byte) (*sealer, error) {
 	return &sealer{aead: aead}, nil
 }
 
+// randRead fills b with random bytes.
+func randRead(b []byte) { rand.Read(b) } // never fails: crypto/rand panics instead
+
 func secretAD(channelID, column string) []byte {
 	return []byte("chatnotify/channels/" + channelID + "/" + column)
 }

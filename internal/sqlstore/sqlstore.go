@@ -23,7 +23,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/riverqueue/river/riverdriver"
+
 	"github.com/chatnotify/chatnotify/approval"
+	"github.com/chatnotify/chatnotify/internal/riverqueue"
 	"github.com/chatnotify/chatnotify/notify"
 )
 
@@ -76,6 +79,13 @@ type Config struct {
 	// SecretKey, when set, must be 32 bytes: channels' bot tokens and
 	// webhook URLs are then encrypted at rest with AES-256-GCM under it.
 	SecretKey []byte
+	// River, when set, is a River driver on Write: the store then owns
+	// chatnotify's durable delivery queue (see [Store.DeliveryQueue]),
+	// and River's migrations run after the store's, in RiverSchema on
+	// PostgreSQL (created if missing; empty on SQLite). Queue tunes it.
+	River       riverdriver.Driver[*sql.Tx]
+	RiverSchema string
+	Queue       riverqueue.Config
 }
 
 // Store implements chatnotify's store interfaces on a SQL database. It is
@@ -88,6 +98,10 @@ type Store struct {
 	owned  bool
 	sealer *sealer
 	now    func() time.Time
+	queue  *riverqueue.Queue[*sql.Tx] // nil without Config.River
+
+	river       riverdriver.Driver[*sql.Tx] // for migrate
+	riverSchema string
 }
 
 // New returns a Store on cfg's databases, after applying the migrations
@@ -103,7 +117,7 @@ func New(ctx context.Context, d Dialect, cfg Config) (*Store, error) {
 	if cfg.Write == nil || cfg.Read == nil {
 		return nil, fmt.Errorf("%s: New needs a database", d.Name)
 	}
-	s := &Store{d: d, wdb: cfg.Write, rdb: cfg.Read, owned: cfg.Owned, now: time.Now}
+	s := &Store{d: d, wdb: cfg.Write, rdb: cfg.Read, owned: cfg.Owned, now: time.Now, river: cfg.River, riverSchema: cfg.RiverSchema}
 	if cfg.SecretKey != nil {
 		sl, err := newSealer(d.Name, cfg.SecretKey)
 		if err != nil {
@@ -114,6 +128,7 @@ func New(ctx context.Context, d Dialect, cfg Config) (*Store, error) {
 	if err := s.migrate(ctx); err != nil {
 		return nil, err
 	}
+	s.openQueue(cfg)
 	return s, nil
 }
 
@@ -121,10 +136,11 @@ func New(ctx context.Context, d Dialect, cfg Config) (*Store, error) {
 // Store built on a database the host opened and keeps owning, it does
 // nothing.
 func (s *Store) Close() error {
+	qerr := s.stopQueue() // never close the database under running workers
 	if !s.owned {
-		return nil
+		return qerr
 	}
-	err := s.wdb.Close()
+	err := errors.Join(qerr, s.wdb.Close())
 	if s.rdb != s.wdb {
 		err = errors.Join(err, s.rdb.Close())
 	}

@@ -23,8 +23,8 @@ var (
 	_ approval.ExpiryLister  = (*Store)(nil)
 )
 
-// Store keeps channels, approval requests, posts and the audit trail in
-// memory.
+// Store keeps channels, approval requests, posts, the deliveries log and
+// the audit trail in memory.
 type Store struct {
 	now func() time.Time
 
@@ -41,6 +41,8 @@ type Store struct {
 	// audit holds the trail in fixed-size chunks, so that appending never
 	// copies the entries written before.
 	audit [][]approval.AuditEntry
+
+	deliveries *deliveryLog
 }
 
 // key names a record of one organisation: request IDs are unique per
@@ -52,12 +54,18 @@ const auditChunk = 1024
 
 // New returns an empty Store.
 func New() *Store {
-	return &Store{
+	s := &Store{
 		now:       time.Now,
 		channels:  make(map[string]notify.Channel),
 		approvals: make(map[key]*approval.Request),
 		posts:     make(map[key][]notify.Post),
 	}
+	s.deliveries = &deliveryLog{
+		now:       func() time.Time { return s.now() },
+		byID:      make(map[key]*notify.Delivery),
+		byChannel: make(map[key]map[string]struct{}),
+	}
+	return s
 }
 
 func (s *Store) timestamp() time.Time { return s.now().UTC().Truncate(time.Microsecond) }

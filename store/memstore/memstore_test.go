@@ -19,3 +19,7 @@ func TestPostStore(t *testing.T) {
 func TestApprovalStore(t *testing.T) {
 	storetest.TestApprovalStore(t, func(*testing.T) storetest.ApprovalStores { return memstore.New() })
 }
+
+func TestDeliveryStore(t *testing.T) {
+	storetest.TestDeliveryStore(t, func(*testing.T) notify.DeliveryStore { return memstore.New().Deliveries() })
+}

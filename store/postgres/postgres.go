@@ -14,8 +14,10 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 
 	"github.com/chatnotify/chatnotify/approval"
+	"github.com/chatnotify/chatnotify/internal/riverqueue"
 	"github.com/chatnotify/chatnotify/internal/sqlstore"
 	"github.com/chatnotify/chatnotify/notify"
 )
@@ -57,7 +59,17 @@ type Options struct {
 	// Defaults to 10. It does not apply to a database given to [New],
 	// whose pool the caller configures.
 	MaxOpenConns int
+
+	// queue tunes the durable queue (tests); queue.Schema overrides
+	// RiverSchema.
+	queue riverqueue.Config
 }
+
+// riverSchema is the PostgreSQL schema of chatnotify's River tables
+// (river_job, river_leader, …): its own, so that a host's River, if it
+// has one, is not shared (two River clients on one schema share a
+// leader and their jobs).
+const riverSchema = "chatnotify_river"
 
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
@@ -141,7 +153,15 @@ func New(ctx context.Context, db *sql.DB, opts *Options) (*Store, error) {
 }
 
 func newStore(ctx context.Context, db *sql.DB, owned bool, opts *Options) (*Store, error) {
-	return sqlstore.New(ctx, dialect(), sqlstore.Config{Write: db, Read: db, Owned: owned, SecretKey: opts.SecretKey})
+	// The durable delivery queue: River through database/sql, so that its
+	// jobs are inserted in the store's own *sql.Tx. It polls for jobs
+	// every 50 ms (riverdatabasesql has no LISTEN).
+	schema := riverSchema
+	if opts.queue.Schema != "" {
+		schema = opts.queue.Schema
+	}
+	return sqlstore.New(ctx, dialect(), sqlstore.Config{Write: db, Read: db, Owned: owned, SecretKey: opts.SecretKey,
+		River: riverdatabasesql.New(db), RiverSchema: schema, Queue: opts.queue})
 }
 
 // parseErrorText returns the message of a pgx DSN parse error without the

@@ -37,3 +37,9 @@ func TestApprovalStore(t *testing.T) {
 	t.Parallel()
 	storetest.TestApprovalStore(t, func(t *testing.T) storetest.ApprovalStores { return newStore(t, db) })
 }
+
+func TestDeliveryStore(t *testing.T) {
+	db := pgtest.NewDatabase(t)
+	t.Parallel()
+	storetest.TestDeliveryStore(t, func(t *testing.T) notify.DeliveryStore { return newStore(t, db).Deliveries() })
+}

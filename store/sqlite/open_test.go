@@ -53,7 +53,7 @@ func TestInMemory(t *testing.T) {
 func TestChannelStoreEncrypted(t *testing.T) {
 	opts := &sqlite.Options{SecretKey: bytes.Repeat([]byte{7}, 32)}
 	storetest.TestChannelStore(t, func(t *testing.T) notify.ChannelStore {
-		s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "enc.db"), opts)
+		s, err := sqlite.Open(t.Context(), sqlite.MigratedPath(t, "enc.db"), opts)
 		require.NoError(t, err)
 		t.Cleanup(func() { s.Close() })
 		return s

@@ -13,7 +13,10 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+
 	"github.com/chatnotify/chatnotify/approval"
+	"github.com/chatnotify/chatnotify/internal/riverqueue"
 	"github.com/chatnotify/chatnotify/internal/sqlstore"
 	"github.com/chatnotify/chatnotify/notify"
 )
@@ -50,6 +53,9 @@ type Options struct {
 	// Defaults to nil: secrets are stored in plain text, and reading an
 	// encrypted one fails.
 	SecretKey []byte
+
+	// queue tunes the durable queue (tests).
+	queue riverqueue.Config
 }
 
 //go:embed migrations/*.sql
@@ -104,7 +110,7 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 		db.SetMaxIdleConns(1)
 		db.SetConnMaxLifetime(0)
 		db.SetConnMaxIdleTime(0)
-		return newStore(ctx, db, db, true, opts)
+		return newStore(ctx, db, db, true, "", opts)
 	}
 
 	w, err := sql.Open("sqlite", path+"?"+connParams+"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)")
@@ -128,7 +134,7 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 	}
 	r.SetMaxOpenConns(4)
 	r.SetMaxIdleConns(4)
-	return newStore(ctx, w, r, true, opts)
+	return newStore(ctx, w, r, true, path, opts)
 }
 
 // New returns a Store on db, a database the caller opened with
@@ -141,13 +147,21 @@ func New(ctx context.Context, db *sql.DB, opts *Options) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("sqlite: New needs a database")
 	}
-	return newStore(ctx, db, db, false, opts)
+	return newStore(ctx, db, db, false, "", opts)
 }
 
-func newStore(ctx context.Context, w, r *sql.DB, owned bool, opts *Options) (*Store, error) {
-	cfg := sqlstore.Config{Write: w, Read: r, Owned: owned}
+// newStore builds the store with its durable delivery queue (River on
+// riversqlite, its tables in the same file, worked through the one
+// writing connection). path, when known, is the file whose lock guards
+// the startup reset of the jobs a killed process left running.
+func newStore(ctx context.Context, w, r *sql.DB, owned bool, path string, opts *Options) (*Store, error) {
+	cfg := sqlstore.Config{Write: w, Read: r, Owned: owned, River: riversqlite.New(w)}
 	if opts != nil {
 		cfg.SecretKey = opts.SecretKey
+		cfg.Queue = opts.queue
+	}
+	if path != "" && cfg.Queue.BeforeStart == nil {
+		cfg.Queue.BeforeStart = func(ctx context.Context) error { return resetRunning(ctx, w, path) }
 	}
 	s, err := sqlstore.New(ctx, dialect(), cfg)
 	if err != nil && owned {

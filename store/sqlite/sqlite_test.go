@@ -1,7 +1,6 @@
 package sqlite_test
 
 import (
-	"path/filepath"
 	"testing"
 
 	"github.com/chatnotify/chatnotify/notify"
@@ -11,7 +10,7 @@ import (
 
 // newStore opens a Store on a new file, closed after t.
 func newStore(t *testing.T) *sqlite.Store {
-	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "chatnotify.db"), nil)
+	s, err := sqlite.Open(t.Context(), sqlite.MigratedPath(t, "chatnotify.db"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,4 +28,8 @@ func TestPostStore(t *testing.T) {
 
 func TestApprovalStore(t *testing.T) {
 	storetest.TestApprovalStore(t, func(t *testing.T) storetest.ApprovalStores { return newStore(t) })
+}
+
+func TestDeliveryStore(t *testing.T) {
+	storetest.TestDeliveryStore(t, func(t *testing.T) notify.DeliveryStore { return newStore(t).Deliveries() })
 }

@@ -15,17 +15,23 @@
 //		storetest.TestApprovalStore(t, func(t *testing.T) storetest.ApprovalStores { return newTestStore(t) })
 //	}
 //
+//	func TestDeliveryStore(t *testing.T) {
+//		storetest.TestDeliveryStore(t, func(t *testing.T) notify.DeliveryStore { return newTestStore(t).Deliveries() })
+//	}
+//
 // # What is checked
 //
 // Every "should" and "returns" sentence in the documentation of
-// [notify.ChannelStore], [notify.PostStore], [approval.ApprovalStore],
-// [approval.AuditLogger], [approval.AuditLister] and
-// [approval.ExpiryLister] has a named subtest, grouped by topic (one
-// small function per topic, run as a subtest of its name): each verb,
-// ordering, empty results, generated IDs and timestamps, conflicts,
-// every outcome of [approval.ApprovalStore.DecideApproval] including its
-// deadline rule, the audit trail's order, filter and limit, and the
-// expiry sweep's listing. Round-trip subtests fill every exported field
+// [notify.ChannelStore], [notify.PostStore], [notify.DeliveryStore],
+// [approval.ApprovalStore], [approval.AuditLogger],
+// [approval.AuditLister] and [approval.ExpiryLister] has a named
+// subtest, grouped by topic (one small function per topic, run as a
+// subtest of its name): each verb, ordering, empty results, generated IDs
+// and timestamps, conflicts, every outcome of
+// [approval.ApprovalStore.DecideApproval] including its deadline rule,
+// the audit trail's order, filter and limit, the expiry sweep's listing,
+// the deliveries log's pagination edges (ties on CreatedAt, a cursor no
+// delivery holds, the last page) and each rule of [notify.Health]. Round-trip subtests fill every exported field
 // of the stored types, found by reflection, so a field added to a type
 // later is checked without changing this package.
 //
@@ -37,7 +43,9 @@
 // request of another organisation is [approval.ErrNotFound] to read or
 // decide, and stays unchanged; audit entries and posts are listed only
 // for their organisation, also when two organisations use one request
-// ID.
+// ID; a delivery of another organisation is [notify.ErrNotFound], and
+// another organisation's channel lists no deliveries and has the zero
+// [notify.Health], also when the IDs are the same.
 //
 // # Optional interfaces
 //

@@ -1,0 +1,4 @@
+package sqlite
+
+// MigratedPath is migratedPath, for the external tests.
+var MigratedPath = migratedPath
