@@ -87,13 +87,13 @@ type Health struct {
 }
 
 // DeliveryStore keeps the deliveries log: each [Delivery] as it was last
-// saved. It is optional. A [Dispatcher] given one
-// (DispatcherOptions.Deliveries) saves each channel job when it is
-// created and at the end of each attempt; the settings API given the
-// same one ([SettingsOptions.Deliveries]) shows each channel's health
-// and its deliveries, and can retry failed ones (see the package
-// documentation). The stores under store/ provide one (their Deliveries
-// method).
+// saved. It is optional. The settings API given one
+// ([SettingsOptions.Deliveries]) shows each channel's health and its
+// deliveries, and can retry failed ones (see the package documentation).
+// The stores under store/ provide one (their Deliveries method). The
+// [Dispatcher] does not write the log yet: until it does (with the
+// durable queue), a host that wants the log saves deliveries itself, for
+// example from DispatcherOptions.OnDelivery.
 //
 // Every method is scoped to one organisation: no call ever returns,
 // changes or reveals a delivery of another organisation, and a channel

@@ -160,10 +160,11 @@
 //
 // # Deliveries and health
 //
-// Given the [DeliveryStore] the host's [Dispatcher] writes, as
-// [SettingsOptions.Deliveries] (the stores under store/ provide one:
-// their Deliveries method), the settings API lets admins see what was
-// delivered to each channel, and act on it. Without one, the two paths
+// Given a [DeliveryStore] as [SettingsOptions.Deliveries] (the stores
+// under store/ provide one: their Deliveries method), the settings API
+// lets admins see what was delivered to each channel, and act on it. The
+// [Dispatcher] does not write that log yet; a host saves deliveries
+// itself until it does (see [DeliveryStore]). Without one, the two paths
 // below answer 404 like any unknown path and channels carry no health.
 //
 // Each channel read (the list and GET …/{channel_id}) carries a

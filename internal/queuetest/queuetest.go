@@ -236,7 +236,12 @@ func testHang(t *testing.T, b Backend) {
 	fake := notifytest.New()
 	defer fake.Close()
 	loc := b.New(t)
-	r := newRig(t, b, loc, fake, &notify.DispatcherOptions{AttemptTimeout: 3 * time.Second})
+	// A hanging attempt ends after AttemptTimeout. The Slack posts must
+	// all arrive before any hanging attempt could have ended: they did not
+	// wait behind it (ordering against the configured timeout, not a
+	// measure of the machine's speed).
+	const attemptTimeout = 10 * time.Second
+	r := newRig(t, b, loc, fake, &notify.DispatcherOptions{AttemptTimeout: attemptTimeout})
 	_, err := r.store.CreateChannel(t.Context(), notify.Channel{OrgID: "acme", Type: notify.Teams, Name: "hangs", Enabled: true,
 		Config: notify.ChannelConfig{WebhookURL: fake.TeamsWorkflowsURL("hang")}})
 	require.NoError(t, err)
@@ -246,13 +251,23 @@ func testHang(t *testing.T, b Backend) {
 	for i := range 3 {
 		r.create(t, "req "+string(rune('a'+i)))
 	}
-	got := r.res.wait(t, 3, 10*time.Second)
+	got := r.res.wait(t, 3, 2*attemptTimeout)
 	elapsed := time.Since(start)
 	for _, g := range got {
 		assert.True(t, g.OK && g.ChannelType == notify.Slack, "%+v", g)
 	}
+	// Every hanging attempt began after start, so one the Slack posts
+	// waited behind would have held them until start+attemptTimeout at
+	// least.
+	var lastSlack time.Time
+	for _, q := range fake.Requests() {
+		if q.Method == "chat.postMessage" && q.Received.After(lastSlack) {
+			lastSlack = q.Received
+		}
+	}
+	assert.True(t, lastSlack.Before(start.Add(attemptTimeout)),
+		"the last Slack post arrived %s after the requests: it waited for the hanging attempt", lastSlack.Sub(start))
 	t.Logf("3 Slack posts delivered %s after the requests while the Teams destination hangs", elapsed.Round(time.Millisecond))
-	assert.Less(t, elapsed, 5*time.Second)
 }
 
 // A decision updates the copy once.
