@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -86,12 +87,16 @@ type Config struct {
 	River       riverdriver.Driver[*sql.Tx]
 	RiverSchema string
 	Queue       riverqueue.Config
+	// Logger receives the store's warnings (a newer, compatible schema)
+	// and, unless Queue has its own, the durable queue's. Nil discards.
+	Logger *slog.Logger
 }
 
 // Store implements chatnotify's store interfaces on a SQL database. It is
 // safe for concurrent use, including by several processes sharing one
 // database.
 type Store struct {
+	log    *slog.Logger
 	d      Dialect
 	wdb    *sql.DB
 	rdb    *sql.DB
@@ -117,7 +122,13 @@ func New(ctx context.Context, d Dialect, cfg Config) (*Store, error) {
 	if cfg.Write == nil || cfg.Read == nil {
 		return nil, fmt.Errorf("%s: New needs a database", d.Name)
 	}
-	s := &Store{d: d, wdb: cfg.Write, rdb: cfg.Read, owned: cfg.Owned, now: time.Now, river: cfg.River, riverSchema: cfg.RiverSchema}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Queue.Logger == nil {
+		cfg.Queue.Logger = cfg.Logger
+	}
+	s := &Store{d: d, wdb: cfg.Write, rdb: cfg.Read, owned: cfg.Owned, now: time.Now, river: cfg.River, riverSchema: cfg.RiverSchema, log: cfg.Logger}
 	if cfg.SecretKey != nil {
 		sl, err := newSealer(d.Name, cfg.SecretKey)
 		if err != nil {

@@ -159,8 +159,10 @@ func TestConcurrentOpenMigratesOnce(t *testing.T) {
 	})
 }
 
-// Unchanged by the org-scoping migration (issue 9 lifts it for rolling
-// deploys): a database migrated by a newer release is refused.
+// A database with a newer migration that does not record which versions
+// it is compatible with (compatible_from NULL: written by hand, or by a
+// release that predates the column) is refused. Newer migrations that do
+// record it are tested in compat_test.go.
 func TestNewerSchemaIsRefused(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		loc := b.newDB(t)

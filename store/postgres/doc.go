@@ -25,8 +25,11 @@
 // numbered, and applied in one transaction at open that holds an advisory
 // lock, so replicas starting together apply each migration exactly once;
 // the applied versions are recorded in chatnotify_schema_migrations.
-// Opening is idempotent. A database migrated by a newer release is
-// refused rather than used.
+// Opening is idempotent. A database
+// migrated by a newer release is opened when every newer migration is an
+// expand step for this one (each records the oldest schema version it
+// works with, compatible_from), and refused otherwise: replicas of two
+// releases can run side by side during a rolling deploy.
 //
 // # Organisations
 //

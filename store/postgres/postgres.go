@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"strings"
 	"time"
@@ -54,6 +55,11 @@ type Options struct {
 	// Defaults to nil: secrets are stored in plain text, and reading an
 	// encrypted one fails.
 	SecretKey []byte
+
+	// Logger receives the store's warnings: a database migrated by a
+	// newer, compatible release, and problems of the durable queue. It
+	// never receives a secret. Defaults to discarding.
+	Logger *slog.Logger
 
 	// MaxOpenConns bounds the connections [Open] makes to the server.
 	// Defaults to 10. It does not apply to a database given to [New],
@@ -161,7 +167,7 @@ func newStore(ctx context.Context, db *sql.DB, owned bool, opts *Options) (*Stor
 		schema = opts.queue.Schema
 	}
 	return sqlstore.New(ctx, dialect(), sqlstore.Config{Write: db, Read: db, Owned: owned, SecretKey: opts.SecretKey,
-		River: riverdatabasesql.New(db), RiverSchema: schema, Queue: opts.queue})
+		Logger: opts.Logger, River: riverdatabasesql.New(db), RiverSchema: schema, Queue: opts.queue})
 }
 
 // parseErrorText returns the message of a pgx DSN parse error without the

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -53,6 +54,11 @@ type Options struct {
 	// Defaults to nil: secrets are stored in plain text, and reading an
 	// encrypted one fails.
 	SecretKey []byte
+
+	// Logger receives the store's warnings: a database migrated by a
+	// newer, compatible release, and problems of the durable queue. It
+	// never receives a secret. Defaults to discarding.
+	Logger *slog.Logger
 
 	// queue tunes the durable queue (tests).
 	queue riverqueue.Config
@@ -158,6 +164,7 @@ func newStore(ctx context.Context, w, r *sql.DB, owned bool, path string, opts *
 	cfg := sqlstore.Config{Write: w, Read: r, Owned: owned, River: riversqlite.New(w)}
 	if opts != nil {
 		cfg.SecretKey = opts.SecretKey
+		cfg.Logger = opts.Logger
 		cfg.Queue = opts.queue
 	}
 	if path != "" && cfg.Queue.BeforeStart == nil {

@@ -1,3 +1,4 @@
+-- chatnotify: compatible-from 1 (the first schema)
 -- chatnotify sqlstore schema, version 1 (PostgreSQL).
 
 CREATE TABLE chatnotify_channels (

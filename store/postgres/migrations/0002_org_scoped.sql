@@ -1,3 +1,4 @@
+-- chatnotify: compatible-from 2 (contract: approvals are rekeyed by (org_id, id); code of version 1 would read and write them unscoped)
 -- chatnotify schema, version 2 (PostgreSQL): every record is scoped to
 -- its organisation.
 --   - Approval requests are keyed by (org_id, id): the same client-chosen

@@ -1,3 +1,4 @@
+-- chatnotify: compatible-from 1 (the first schema)
 -- chatnotify sqlstore schema, version 1 (SQLite).
 -- Times are UTC text in the fixed-width form 2006-01-02T15:04:05.000000Z,
 -- so that text order is time order.

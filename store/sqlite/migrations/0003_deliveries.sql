@@ -1,3 +1,4 @@
+-- chatnotify: compatible-from 2 (expand: a new table only; code of version 2 keeps working)
 -- chatnotify schema, version 3 (SQLite): the deliveries log, one row per
 -- job that delivers to a channel, as the dispatcher last saved it
 -- (notify.Delivery). It holds no secret. Expand only: nothing existing

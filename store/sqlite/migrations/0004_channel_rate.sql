@@ -1,3 +1,4 @@
+-- chatnotify: compatible-from 2 (expand: a new table only; code of version 2 keeps working)
 -- The durable delivery queue's per-destination rate limit, shared by every
 -- process on the database: the earliest time (nanoseconds since the Unix
 -- epoch) the destination's next message may go. A job reserves its slot by
