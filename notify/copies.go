@@ -65,7 +65,9 @@ func (d *Dispatcher) catchUp(ctx context.Context, ch Channel, p Post, chk *copyC
 		return
 	}
 	// Accepted even while closing: Close waits for it.
-	_ = d.q.push(true, &job{kind: kind, orgID: p.OrgID, ch: ch, post: p, request: r, catchUp: true})
+	j := &job{kind: kind, orgID: p.OrgID, ch: ch, post: p, request: r, catchUp: true}
+	d.logCreated(j)
+	_ = d.q.push(true, j)
 }
 
 // caughtUpFor is how long the tracker remembers a copy that catchUp

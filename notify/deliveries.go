@@ -91,9 +91,10 @@ type Health struct {
 // ([SettingsOptions.Deliveries]) shows each channel's health and its
 // deliveries, and can retry failed ones (see the package documentation).
 // The stores under store/ provide one (their Deliveries method). The
-// [Dispatcher] does not write the log yet: until it does (with the
-// durable queue), a host that wants the log saves deliveries itself, for
-// example from DispatcherOptions.OnDelivery.
+// [Dispatcher] given it ([DispatcherOptions.Deliveries]) writes it: each
+// channel job is saved pending when created and again at the end of each
+// attempt, and [Dispatcher.Retry] queues a failed one again. (The durable
+// queue does not write it yet.)
 //
 // Every method is scoped to one organisation: no call ever returns,
 // changes or reveals a delivery of another organisation, and a channel

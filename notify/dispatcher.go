@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/chatnotify/chatnotify/approval"
@@ -72,6 +73,19 @@ type DispatcherOptions struct {
 	// retries), from the goroutine that ran it. It must be safe for
 	// concurrent use and should return quickly. Defaults to nil.
 	OnDelivery func(Result)
+	// Deliveries, when set, is the deliveries log the Dispatcher writes
+	// (the stores under store/ provide one: their Deliveries method), for
+	// the settings API's health, deliveries and retry endpoints
+	// (SettingsOptions.Deliveries, and SettingsOptions.Retry set to
+	// [Dispatcher.Retry]). Each job that delivers to a channel (a post,
+	// the chat.update of a copy, a Teams follow-up; not a response_url
+	// answer) is saved as a pending [Delivery] when it is created, and at
+	// the end of each attempt: delivered, pending with the failure's
+	// Reason and Code while a retry follows, or failed once the retries
+	// are over. A store error while saving is logged and never fails the
+	// delivery. The durable queue does not write the log yet. Defaults to
+	// nil: no log.
+	Deliveries DeliveryStore
 	// Logger receives one line per result (info when delivered, warn
 	// when not) and queue problems. Defaults to a logger that discards
 	// everything. Secrets are never logged.
@@ -190,6 +204,7 @@ type Dispatcher struct {
 	// instead of q (see durable.go); approvals reads requests for it.
 	dq        jobq.Queue
 	approvals ApprovalGetter
+	retryMu   sync.Mutex // serialises Retry
 
 	base   context.Context // parent of the jobs' work; cancelled by Close
 	cancel context.CancelFunc
@@ -264,12 +279,14 @@ func newDispatcher(channels ChannelStore, sender transport, opts *DispatcherOpti
 		base:     base,
 		cancel:   cancel,
 	}
+	// Retry and the durable queue read requests again.
+	d.approvals = o.Approvals
+	if d.approvals == nil {
+		d.approvals, _ = channels.(ApprovalGetter)
+	}
 	d.q.init(o.Workers, o.QueueSize, o.MaxFollowUpDelay, d.run, func(wait time.Duration) error { return o.Sleep(base, wait) })
 	if dq != nil {
-		d.dq, d.approvals = dq, o.Approvals
-		if d.approvals == nil {
-			d.approvals, _ = channels.(ApprovalGetter)
-		}
+		d.dq = dq
 		// Work the jobs left in the database at once, a previous process's
 		// included.
 		if err := dq.Start(base, d.runDurable); err != nil {

@@ -163,9 +163,19 @@
 // Given a [DeliveryStore] as [SettingsOptions.Deliveries] (the stores
 // under store/ provide one: their Deliveries method), the settings API
 // lets admins see what was delivered to each channel, and act on it. The
-// [Dispatcher] does not write that log yet; a host saves deliveries
-// itself until it does (see [DeliveryStore]). Without one, the two paths
-// below answer 404 like any unknown path and channels carry no health.
+// [Dispatcher] writes that log when given the same store as
+// [DispatcherOptions.Deliveries] (its in-memory queue does; the durable
+// queue does not yet), and SettingsOptions.Retry is then its
+// [Dispatcher.Retry]:
+//
+//	d, _ := notify.NewDispatcher(store, sender, &notify.DispatcherOptions{Deliveries: store.Deliveries()})
+//	h, _ := notify.NewSettingsHandler(store, sender, auth, &notify.SettingsOptions{
+//		Deliveries: store.Deliveries(),
+//		Retry:      d.Retry,
+//	})
+//
+// Without a DeliveryStore, the two paths below answer 404 like any
+// unknown path and channels carry no health.
 //
 // Each channel read (the list and GET …/{channel_id}) carries a
 // "health" object ([Health]):
@@ -211,8 +221,8 @@
 // any Slack token and of any URL's path before it is shown.
 //
 // POST …/{channel_id}/deliveries/{delivery_id}/retry queues a failed
-// delivery again through [SettingsOptions.Retry] (which the host wires
-// to its Dispatcher) and answers 202 with the delivery as it is then
+// delivery again through [SettingsOptions.Retry] (which the host sets
+// to its [Dispatcher.Retry]) and answers 202 with the delivery as it is then
 // (normally pending). A delivery that is not failed is a 409; one that
 // does not exist, belongs to another channel or another organisation is
 // a 404. Without SettingsOptions.Retry the endpoint answers 501

@@ -65,6 +65,7 @@ type job struct {
 	catchUp  bool      // an update queued by catchUp: forget the copy if it fails
 	attempts int       // tries made
 	started  time.Time // first try
+	log      *Delivery // its entry in the deliveries log; nil when not logged
 }
 
 // destination names where j delivers, so that the queue runs one job per
@@ -114,6 +115,7 @@ func (d *Dispatcher) run(j *job) (wait time.Duration, retry bool) {
 	if j.attempts == 0 {
 		j.started = d.o.Now()
 	}
+	before := j.attempts
 	var rc Receipt
 	var err error
 	switch j.kind {
@@ -134,9 +136,11 @@ func (d *Dispatcher) run(j *job) (wait time.Duration, retry bool) {
 			d.limits.block(limitKey(j.ch), d.o.Now().Add(min(de.RetryAfter, d.o.MaxRetryAfter)))
 		}
 		if wait, retry = d.retryAfter(j.attempts, err, d.o.Now().Sub(j.started)); retry {
+			d.logAttempt(j, before, err, false)
 			return wait, true
 		}
 	}
+	d.logAttempt(j, before, err, true)
 	d.finish(ctx, j, rc, err)
 	return 0, false
 }
@@ -257,6 +261,7 @@ func (d *Dispatcher) fanOut(ctx context.Context, j *job) error {
 	if err != nil {
 		return err
 	}
+	d.logCreated(jobs...)
 	return d.q.push(true, jobs...)
 }
 

@@ -69,7 +69,8 @@ type SettingsOptions struct {
 	// answer 404 like any unknown path.
 	Deliveries DeliveryStore
 	// Retry queues a failed delivery again, for
-	// POST …/{channel_id}/deliveries/{delivery_id}/retry. The handler
+	// POST …/{channel_id}/deliveries/{delivery_id}/retry: set it to the
+	// host's [Dispatcher.Retry]. The handler
 	// calls it only for a delivery of the caller's organisation and of
 	// the channel in the URL whose Status is "failed". It should change
 	// the delivery to "pending" and queue its job atomically, so that

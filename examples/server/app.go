@@ -32,6 +32,9 @@ type store interface {
 	approval.AuditLogger
 	approval.AuditLister
 	approval.ExpiryLister
+	// Deliveries is the deliveries log: what the dispatcher delivered to
+	// each channel, for the settings API's health and retry endpoints.
+	Deliveries() notify.DeliveryStore
 }
 
 // productName names the example in the settings API's default test
@@ -130,9 +133,10 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 		return nil, err
 	}
 	a.dispatcher, err = notify.NewDispatcher(a.store, sender, &notify.DispatcherOptions{
-		Posts:     a.store, // remembers where each request was posted
-		Approvals: a.store, // catches decisions made while a post is in flight
-		Logger:    logger,
+		Posts:      a.store,              // remembers where each request was posted
+		Approvals:  a.store,              // catches decisions made while a post is in flight
+		Deliveries: a.store.Deliveries(), // the deliveries log admins see in the settings API
+		Logger:     logger,
 	})
 	if err != nil {
 		return nil, err
@@ -149,6 +153,8 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 	settings, err := notify.NewSettingsHandler(a.store, sender, a.auth.authorizer, &notify.SettingsOptions{
 		Logger:      logger,
 		ProductName: productName,
+		Deliveries:  a.store.Deliveries(), // each channel's health and deliveries
+		Retry:       a.dispatcher.Retry,   // POST …/deliveries/{id}/retry queues a failed one again
 	})
 	if err != nil {
 		return nil, err
