@@ -289,11 +289,7 @@ func (d *Dispatcher) succeeded(ctx context.Context, a jobq.Attempt, j *job, rc R
 
 // finishStored reports the final result of a stored job.
 func (d *Dispatcher) finishStored(ctx context.Context, j *job, rc Receipt, err error) {
-	if j.kind == jobFanOut || j.kind == jobDecided {
-		if err != nil {
-			d.o.Logger.ErrorContext(ctx, "notify: could not queue the deliveries of "+string(j.kind)+" work; they are not made",
-				"org_id", j.orgID, "approval_id", j.request.ID, "attempts", j.attempts, "err", err)
-		}
+	if d.finishExpansion(ctx, j, err) {
 		return
 	}
 	res := j.result()

@@ -214,15 +214,25 @@ func noRetry(err error) error {
 	return &c
 }
 
+// finishExpansion ends a fan-out or decided job, which has no result of
+// its own: its failure to queue the jobs it stands for is logged. It
+// reports whether j was such a job. Both queues finish through it.
+func (d *Dispatcher) finishExpansion(ctx context.Context, j *job, err error) bool {
+	if j.kind != jobFanOut && j.kind != jobDecided {
+		return false
+	}
+	if err != nil {
+		d.o.Logger.ErrorContext(ctx, "notify: could not queue the deliveries of "+string(j.kind)+" work; they are not made",
+			"org_id", j.orgID, "approval_id", j.request.ID, "attempts", j.attempts, "err", err)
+	}
+	return true
+}
+
 // finish ends j with the outcome of its last try: it reports the result
 // of a delivery job and, for a post of an approval request, records the
 // copy and catches up a decision made meanwhile.
 func (d *Dispatcher) finish(ctx context.Context, j *job, rc Receipt, err error) {
-	if j.kind == jobFanOut || j.kind == jobDecided {
-		if err != nil {
-			d.o.Logger.ErrorContext(ctx, "notify: could not queue the deliveries of "+string(j.kind)+" work; they are not made",
-				"org_id", j.orgID, "approval_id", j.request.ID, "attempts", j.attempts, "err", err)
-		}
+	if d.finishExpansion(ctx, j, err) {
 		return
 	}
 	res := j.result()
