@@ -1,7 +1,8 @@
 // Package approval is chatnotify's domain and its inbound side: approval
-// requests, the one routine that decides them (Slack buttons, Teams links
-// and callbacks, and the host's own API all go through it), the store
-// contracts, and the webhook handlers that turn clicks into calls to it.
+// requests, the one routine that decides them (Slack buttons, Teams links,
+// callbacks and bot buttons, and the host's own API all go through it),
+// the store contracts, and the webhook handlers that turn clicks into
+// calls to it.
 // It sends nothing and renders no Slack message: what must be sent after a
 // decision it hands to one hook, [Options.FollowUp].
 //
@@ -25,7 +26,9 @@
 // organisation is [ErrNotFound], exactly like one that does not exist.
 // IDs are unique per organisation only. A click carries its organisation
 // with it: a Slack click through [SlackOptions.OrgID] (the workspace and
-// channel Slack signed), a Teams click in its signed action token; the
+// channel Slack signed), a Teams click in its signed action token, a
+// click on a card the host's Teams bot sent through
+// [TeamsBotOptions.OrgID] (the tenant of the authenticated activity); the
 // host's own API passes the caller's organisation.
 //
 // # The routine
@@ -78,6 +81,28 @@
 // Action.Execute data (bare or in Bot Framework activities) and the
 // confirmation pages of the Approve and Deny links on webhook-delivered
 // Teams cards, every one proven by an action token of the Service's
-// [Signer]. Both answer exactly their path from the root; under a prefix,
-// wrap them in [net/http.StripPrefix].
+// [Signer]. [NewTeamsBotHandler] returns the handler of POST
+// /v1/webhooks/teams/messages, the messaging endpoint of the host's Teams
+// bot (see below). Each answers exactly its path from the root; under a
+// prefix, wrap it in [net/http.StripPrefix].
+//
+// # Teams through a bot
+//
+// Teams incoming webhooks and Workflows cannot send a click back, so their
+// cards carry links; a Teams channel reached through the host's own bot
+// (an Azure Bot registration) gets real Approve and Deny buttons
+// (Action.Execute) whose card is replaced in place. The bot's messaging
+// endpoint, [NewTeamsBotHandler], authenticates every request with a
+// [BotAuthenticator] before reading it: the Bot Framework JWT, checked by
+// package teams/botauth, which the host wires in, so that this package
+// imports no JWT library. There is no way to run the endpoint without
+// one. The reviewer is the Teams user the Bot Connector vouches for
+// (their Entra object ID and name), recorded as verified; the
+// organisation is the one [TeamsBotOptions.OrgID] maps the activity's
+// tenant to. The decision goes through [Service.Review] like any other,
+// and the answer to the click is the result card, shown at once in
+// place of the clicked card, also for a click Teams retries. The same
+// endpoint records the conversations the bot is added to and removed
+// from ([TeamsBotOptions.Conversations]), so that admins pick one in the
+// settings API.
 package approval

@@ -3,6 +3,7 @@ package notify
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -62,7 +63,8 @@ var teamsWebhookHosts = []string{
 
 // A Channel is one configured notification destination of an
 // organisation: a Slack channel (bot token and channel ID, or incoming
-// webhook) or a Teams channel (incoming webhook or Workflows URL).
+// webhook) or a Teams channel (incoming webhook or Workflows URL, or a
+// conversation reached through the host's bot).
 type Channel struct {
 	ID   string      `json:"id"`
 	Type ChannelType `json:"channel_type"`
@@ -84,10 +86,27 @@ type Channel struct {
 // ChannelConfig holds how to reach a channel. BotToken and WebhookURL are
 // secrets: the settings API only ever shows them masked (see
 // [ChannelConfig.Masked]).
+//
+// A Teams channel has either a WebhookURL or a conversation reference
+// (ServiceURL, ConversationID and TenantID, all three), never both. The
+// reference names a conversation the host's bot was added to (the
+// settings API lists those it has seen); deliveries then go through the
+// Bot Connector with the bot credentials of [SenderOptions], which are
+// never part of a channel. The reference holds no secret.
 type ChannelConfig struct {
 	BotToken   string `json:"bot_token,omitempty"`
 	ChannelID  string `json:"channel_id,omitempty"`
 	WebhookURL string `json:"webhook_url,omitempty"`
+	// ServiceURL is the Bot Framework service URL of the conversation,
+	// as Teams gives it to the bot, such as
+	// "https://smba.trafficmanager.net/amer/".
+	ServiceURL string `json:"service_url,omitempty"`
+	// ConversationID is the Teams conversation the bot posts to, such as
+	// "19:0b7f32667e064dd9b25d7969801541f4@thread.tacv2".
+	ConversationID string `json:"conversation_id,omitempty"`
+	// TenantID is the Microsoft Entra tenant (a GUID) of the
+	// conversation.
+	TenantID string `json:"tenant_id,omitempty"`
 }
 
 // subscribed reports whether the channel receives events of type t.
@@ -101,6 +120,14 @@ func (ch Channel) subscribed(t EventType) bool {
 // token and a channel ID, whether or not it also has a webhook URL.
 func (ch Channel) UsesBot() bool {
 	return ch.Type == Slack && ch.Config.BotToken != "" && ch.Config.ChannelID != ""
+}
+
+// usesTeamsBot reports whether deliveries to the channel go through the
+// host's Teams bot (the Bot Connector) rather than a webhook: a Teams
+// channel with a service URL and a conversation ID. Validation makes sure
+// such a channel has no webhook URL.
+func (ch Channel) usesTeamsBot() bool {
+	return ch.Type == Teams && ch.Config.ServiceURL != "" && ch.Config.ConversationID != ""
 }
 
 // validationError is the error of [Channel.Validate]: a channel a client
@@ -124,6 +151,25 @@ func invalid(field, format string, args ...any) error {
 var (
 	slackBotToken       = regexp.MustCompile(`^xoxb-[A-Za-z0-9-]+$`)
 	slackConversationID = regexp.MustCompile(`^[CGD][A-Z0-9]{8,20}$`)
+	// teamsConversationID is a Bot Framework conversation ID: a short
+	// prefix ("19" for channels and group chats, "a" or "8" for personal
+	// chats), a colon, and printable ASCII without spaces, such as
+	// "19:0b7f…@thread.tacv2" or, for a reply thread,
+	// "19:…@thread.tacv2;messageid=1498171086622".
+	teamsConversationID = regexp.MustCompile(`^[0-9A-Za-z]{1,8}:[!-~]{1,500}$`)
+	// entraTenantID is a Microsoft Entra tenant ID: a GUID.
+	entraTenantID = regexp.MustCompile(`^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$`)
+)
+
+// Validation texts of Teams channels, also used by the settings API's
+// documentation and tests.
+const (
+	msgTeamsConfig     = "Teams channels require either webhook_url or service_url + conversation_id + tenant_id"
+	msgTeamsBoth       = "Teams channels take either webhook_url or service_url + conversation_id + tenant_id, not both"
+	msgTeamsReference  = "service_url, conversation_id and tenant_id must be given together"
+	msgTeamsServiceURL = "service_url must be an https Bot Framework service URL (smba.trafficmanager.net, smba.infra.gcc.teams.microsoft.com, smba.infra.gov.teams.microsoft.us or smba.infra.dod.teams.microsoft.us)"
+	msgTeamsConvID     = "conversation_id must be a Teams conversation ID such as 19:…@thread.tacv2"
+	msgTeamsTenantID   = "tenant_id must be a Microsoft Entra tenant ID (a GUID such as 00000000-0000-0000-0000-000000000000)"
 )
 
 // Validate checks ch as the settings API does before storing it, with the
@@ -133,14 +179,16 @@ var (
 // normalised: surrounding spaces trimmed from the name and config values,
 // duplicate events removed, and an empty event list replaced by all
 // event types. The error of an invalid channel is a sentence for the
-// admin, such as "channel_type must be 'slack' or 'teams'" or "Slack
-// channels require either bot_token + channel_id or webhook_url".
+// admin, such as "channel_type must be 'slack' or 'teams'", "Slack
+// channels require either bot_token + channel_id or webhook_url" or
+// "Teams channels require either webhook_url or service_url +
+// conversation_id + tenant_id".
 func (ch Channel) Validate() (Channel, error) {
 	return validate(ch, false)
 }
 
 // validate is [Channel.Validate] under a URL policy: allowLoopback also
-// admits http and https webhook URLs on a loopback address.
+// admits http and https webhook and service URLs on a loopback address.
 func validate(ch Channel, allowLoopback bool) (Channel, error) {
 	if ch.Type != Slack && ch.Type != Teams {
 		return ch, invalid("channel_type", "channel_type must be 'slack' or 'teams'")
@@ -159,8 +207,15 @@ func validate(ch Channel, allowLoopback bool) (Channel, error) {
 	c.BotToken = strings.TrimSpace(c.BotToken)
 	c.ChannelID = strings.TrimSpace(c.ChannelID)
 	c.WebhookURL = strings.TrimSpace(c.WebhookURL)
+	c.ServiceURL = strings.TrimSpace(c.ServiceURL)
+	c.ConversationID = strings.TrimSpace(c.ConversationID)
+	c.TenantID = strings.TrimSpace(c.TenantID)
+	hasRef := c.ServiceURL != "" || c.ConversationID != "" || c.TenantID != ""
 	switch ch.Type {
 	case Slack:
+		if hasRef {
+			return ch, invalid("config", "service_url, conversation_id and tenant_id apply to Teams channels only")
+		}
 		hasBot := c.BotToken != "" && c.ChannelID != ""
 		if !hasBot && c.WebhookURL == "" {
 			return ch, invalid("config", "Slack channels require either bot_token + channel_id or webhook_url")
@@ -183,14 +238,41 @@ func validate(ch Channel, allowLoopback bool) (Channel, error) {
 		if c.BotToken != "" || c.ChannelID != "" {
 			return ch, invalid("config", "bot_token and channel_id apply to Slack channels only")
 		}
-		if c.WebhookURL == "" {
-			return ch, invalid("config.webhook_url", "A webhook_url is required for Teams channels")
+		switch {
+		case c.WebhookURL == "" && !hasRef:
+			return ch, invalid("config", msgTeamsConfig)
+		case c.WebhookURL != "" && hasRef:
+			return ch, invalid("config", msgTeamsBoth)
+		case hasRef:
+			return ch, validateTeamsReference(*c, allowLoopback)
 		}
 		if err := checkWebhookURL(Teams, c.WebhookURL, allowLoopback); err != nil {
 			return ch, urlInvalid(err, "webhook_url must be an https Teams webhook or Workflows URL (outlook.office.com, outlook.office365.com, *.webhook.office.com, *.logic.azure.com or *.api.powerplatform.com)")
 		}
 	}
 	return ch, nil
+}
+
+// validateTeamsReference checks the conversation reference of a Teams
+// channel reached through the host's bot.
+func validateTeamsReference(c ChannelConfig, allowLoopback bool) error {
+	switch {
+	case c.ServiceURL == "" || c.ConversationID == "" || c.TenantID == "":
+		return invalid("config", msgTeamsReference)
+	}
+	if _, err := checkServiceURL(c.ServiceURL, allowLoopback); err != nil {
+		if errors.Is(err, errLoopbackRefused) {
+			return &validationError{Field: "config.service_url", Message: "service_url is on a loopback address: " + loopbackHint, cause: errLoopbackRefused}
+		}
+		return invalid("config.service_url", msgTeamsServiceURL)
+	}
+	switch {
+	case !teamsConversationID.MatchString(c.ConversationID):
+		return invalid("config.conversation_id", msgTeamsConvID)
+	case !entraTenantID.MatchString(c.TenantID):
+		return invalid("config.tenant_id", msgTeamsTenantID)
+	}
+	return nil
 }
 
 // urlInvalid is the validation error of a refused webhook URL: msg, or
@@ -239,6 +321,34 @@ func checkName(raw string) error {
 // bidirectional marks (U+200E, U+200F, U+061C) too.
 func isInvisible(r rune) bool {
 	return chattext.Invisible(r) || r >= 0x200C && r <= 0x200F || r == 0x061C
+}
+
+// teamsBotHosts is the allow-list of Bot Framework service URLs, the
+// serviceUrl of the conversations Teams gives a bot: commercial Teams
+// (smba.trafficmanager.net, with a region path such as /amer/ or
+// /emea/) and the GCC, GCC High and DoD clouds. Exact hosts only: no
+// wildcard.
+var teamsBotHosts = []string{
+	"smba.trafficmanager.net",
+	"smba.infra.gcc.teams.microsoft.com",
+	"smba.infra.gov.teams.microsoft.us",
+	"smba.infra.dod.teams.microsoft.us",
+}
+
+// checkServiceURL checks a conversation's service URL by the rules of
+// [Channel.Validate] (https, no user information, port 443 if any, a
+// host of teamsBotHosts, or a loopback address with allowLoopback; no
+// query or fragment) and returns it parsed. Senders call it again before
+// every request and build the request URL from what it returns.
+func checkServiceURL(raw string, allowLoopback bool) (*url.URL, error) {
+	if err := checkURL(raw, teamsBotHosts, allowLoopback); err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		return nil, webhookurl.ErrMalformed
+	}
+	return u, nil
 }
 
 // loopbackHint is the cause named whenever a loopback URL is refused.

@@ -18,7 +18,7 @@ const (
 	testSlackChan  = "C0123456789"
 	msgChannelType = "channel_type must be 'slack' or 'teams'"
 	msgSlackConfig = "Slack channels require either bot_token + channel_id or webhook_url"
-	msgTeamsURL    = "A webhook_url is required for Teams channels"
+	msgTeamsURL    = "Teams channels require either webhook_url or service_url + conversation_id + tenant_id"
 	msgSlackURL    = "webhook_url must be an https URL on hooks.slack.com"
 	msgTeamsBadURL = "webhook_url must be an https Teams webhook or Workflows URL (outlook.office.com, outlook.office365.com, *.webhook.office.com, *.logic.azure.com or *.api.powerplatform.com)"
 	msgBotToken    = "bot_token must be a Slack bot token (xoxb-…)"
@@ -134,8 +134,8 @@ func TestChannelValidateRejects(t *testing.T) {
 		}), "config.webhook_url", msgSlackURL},
 
 		// Teams config
-		{"teams without webhook", with(teamsHook(), func(c *notify.Channel) { c.Config.WebhookURL = "" }), "config.webhook_url", msgTeamsURL},
-		{"teams blank webhook", with(teamsHook(), func(c *notify.Channel) { c.Config.WebhookURL = "  " }), "config.webhook_url", msgTeamsURL},
+		{"teams without webhook", with(teamsHook(), func(c *notify.Channel) { c.Config.WebhookURL = "" }), "config", msgTeamsURL},
+		{"teams blank webhook", with(teamsHook(), func(c *notify.Channel) { c.Config.WebhookURL = "  " }), "config", msgTeamsURL},
 		{"teams with bot_token", with(teamsHook(), func(c *notify.Channel) { c.Config.BotToken = testBotToken }), "config", msgSlackOnly},
 		{"teams with channel_id", with(teamsHook(), func(c *notify.Channel) { c.Config.ChannelID = testSlackChan }), "config", msgSlackOnly},
 		{"teams with bot fields and no webhook", with(teamsHook(), func(c *notify.Channel) {

@@ -3,7 +3,8 @@
 //
 // A [Channel] is one destination of an organisation: a Slack channel
 // reached with a bot token and channel ID or with an incoming webhook, or
-// a Teams channel reached with an incoming webhook or Workflows URL. It
+// a Teams channel reached with an incoming webhook or Workflows URL or,
+// through the host's bot, with a conversation reference. It
 // subscribes to some of the event types ([EventType]) approval_request,
 // drift_alert and agent_status (all three when its list is empty).
 // Channels live in a [ChannelStore] the host provides; the packages under
@@ -15,7 +16,8 @@
 // before storing it, and answers an error whose message is meant for the
 // admin (the settings API answers it with 400), such as "channel_type must be 'slack' or 'teams'",
 // "Slack channels require either bot_token + channel_id or webhook_url"
-// or "A webhook_url is required for Teams channels". It trims the name
+// or "Teams channels require either webhook_url or service_url +
+// conversation_id + tenant_id". It trims the name
 // and config values, removes duplicate events and replaces an empty event
 // list by all three.
 //
@@ -33,6 +35,20 @@
 // outlook.office365.com, *.webhook.office.com, *.logic.azure.com,
 // *.api.powerplatform.com).
 //
+// A Teams channel reached through the host's bot has a conversation
+// reference instead of a webhook URL, all three fields together, never
+// with a webhook URL:
+//
+//	"config": {"service_url": "https://smba.trafficmanager.net/amer/", "conversation_id": "19:…@thread.tacv2", "tenant_id": "72f988bf-…"}
+//
+// The service URL is a request target too, checked the same way on its
+// parsed host against the Bot Framework hosts (smba.trafficmanager.net,
+// smba.infra.gcc.teams.microsoft.com, smba.infra.gov.teams.microsoft.us,
+// smba.infra.dod.teams.microsoft.us), with no query; the conversation ID
+// is a Bot Framework conversation ID and the tenant a GUID. None of them
+// is a secret: the bot's credentials are the host's
+// ([SenderOptions.TeamsAppID]), never a channel's.
+//
 // # The one loopback setting
 //
 // [SenderOptions.AllowLoopbackURLs] also admits http and https URLs on a
@@ -48,7 +64,10 @@
 //
 // # Secrets
 //
-// Bot tokens, webhook URLs and Slack response_urls are secrets.
+// Bot tokens, webhook URLs and Slack response_urls are secrets, and so
+// are the Teams bot's client secret ([SenderOptions.TeamsAppSecret]) and
+// the tokens Microsoft Entra issues for it, which are never logged,
+// stored or shown.
 // [ChannelConfig.Masked] turns the first two into recognisable but
 // useless forms ("xoxb-…a1b2", "https://hooks.slack.com/…"). The
 // settings API only ever shows masked secrets, and neither it nor its log
@@ -64,6 +83,13 @@
 //	PUT    /v1/settings/notifications/{channel_id}       replace a channel
 //	DELETE /v1/settings/notifications/{channel_id}       delete a channel
 //	POST   /v1/settings/notifications/{channel_id}/test  send a test notification
+//
+// and, with [SettingsOptions.Conversations], the Teams conversations the
+// host's bot was added to, of the caller's organisation, newest first,
+// each with the service_url, conversation_id and tenant_id to put in a
+// Teams channel's config (removed ones are listed with "removed": true):
+//
+//	GET    /v1/settings/notifications/teams/conversations  {"conversations": [...]}
 //
 // and, with [SettingsOptions.Deliveries] (see "Deliveries and health"
 // below),
@@ -135,7 +161,11 @@
 //   - any other masked-looking value (one containing "…") is a 400 asking
 //     for the full secret, or for the field to be omitted;
 //   - when channel_type changes, nothing is kept: the body must carry the
-//     full configuration for the new platform.
+//     full configuration for the new platform;
+//   - a Teams channel whose body carries a conversation reference
+//     (service_url, conversation_id, tenant_id: not secrets, sent in full
+//     like channel_id) keeps no webhook URL it does not send, so that a
+//     webhook channel can be switched to the bot in one PUT.
 //
 // So an admin interface can read a channel, change its name and send
 // everything back without the secrets ever leaving the server. PUT
@@ -164,9 +194,9 @@
 // under store/ provide one: their Deliveries method), the settings API
 // lets admins see what was delivered to each channel, and act on it. The
 // [Dispatcher] writes that log when given the same store as
-// [DispatcherOptions.Deliveries] (its in-memory queue does; the durable
-// queue does not yet), and SettingsOptions.Retry is then its
-// [Dispatcher.Retry]:
+// [DispatcherOptions.Deliveries] (both queues do; the durable queue in the
+// transactions that insert and complete each job), and
+// SettingsOptions.Retry is then its [Dispatcher.Retry]:
 //
 //	d, _ := notify.NewDispatcher(store, sender, &notify.DispatcherOptions{Deliveries: store.Deliveries()})
 //	h, _ := notify.NewSettingsHandler(store, sender, auth, &notify.SettingsOptions{
@@ -207,8 +237,8 @@
 //	  "next": "MTc…"
 //	}
 //
-// op is post, update (chat.update of a copy) or follow_up (a Teams
-// follow-up); status is pending (queued, running or waiting for a retry),
+// op is post, update (chat.update of a copy, or a Teams bot card
+// replaced with the result) or follow_up (a Teams follow-up); status is pending (queued, running or waiting for a retry),
 // delivered (with delivered_at) or failed (given up). ?limit=1..100
 // sets the page size (default 20); next, absent on the last page, is an
 // opaque cursor to pass as ?before= for the following page. Pages are
@@ -269,7 +299,19 @@
 //   - a Teams channel gets an Adaptive Card 1.4 through go-teams-notify's
 //     client, for legacy connector URLs (success is 200 with body "1";
 //     throttling is 200 with "429" in the body) and Workflows URLs
-//     (success is 202).
+//     (success is 202);
+//   - a Teams channel with a conversation reference gets an Adaptive
+//     Card 1.5 through the Bot Connector as the host's bot (POST
+//     {service_url}v3/conversations/{conversation_id}/activities, 201
+//     with the activity ID, which the [Receipt] holds), with a token
+//     from Microsoft Entra by client credentials
+//     (golang.org/x/oauth2/clientcredentials) that every send of the
+//     sender shares and that is renewed 5 minutes before it expires.
+//     The bot's removal from the conversation (403
+//     BotNotInConversationRoster) is the permanent reason "the bot was
+//     removed from this Teams conversation: add it again or pick another
+//     conversation"; a sender without bot credentials fails such
+//     channels with a permanent reason too.
 //
 // Webhook URLs are checked before every request (go-teams-notify's own
 // check, prefix regular expressions, is turned off), redirects are never
@@ -300,6 +342,13 @@
 // the request's organisation and expires with the request. Without
 // PublicURL and [SenderOptions.Signer], the card has only the console
 // link and says that the request must be decided in the console.
+//
+// A Teams channel reached through the bot gets real buttons instead: the
+// card is version 1.5, and Approve and Deny are Action.Execute (verbs
+// approve and deny, data {"action": …, "approval_id": …}) in an
+// ActionSet, each with an Action.Submit fallback carrying the same data
+// for older clients. The clicks go to the bot's messaging endpoint in
+// package approval.
 //
 // # Errors
 //
@@ -336,7 +385,11 @@
 // ([DispatcherOptions.Workers] run at once). Each destination channel is
 // also rate limited with sliding windows (Slack: 3 per 3 seconds, its
 // "one per second with short bursts"; Teams: 4 per second and 60 per 30
-// seconds; see [DispatcherOptions.SlackRates]).
+// seconds; a Teams conversation reached through the bot: 7 per second,
+// 8 per 2 seconds, 60 per 30 seconds and 1,800 per hour; see
+// [DispatcherOptions.SlackRates]). A bot send is retried on 429 (after
+// its Retry-After), 412, 500, 502, 503 and 504; 400, 401, 403 and 404
+// are permanent.
 //
 // The retry policy: a 429 answer is retried after its Retry-After, which
 // also holds back the channel's other deliveries, unless it exceeds
@@ -364,9 +417,11 @@
 // denied or expires, by any path (Slack, Teams, the host's own API, an
 // expiry sweep), its FollowUp queues one job per recorded copy of that
 // organisation's request: a Slack message posted with a bot token is
-// rewritten with chat.update (the result, without buttons), and each
-// Teams channel that received the card gets a short result card, since
-// cards sent through webhooks cannot be edited. Slack messages posted
+// rewritten with chat.update (the result, without buttons), the card the
+// Teams bot posted is replaced in place with the result card (PUT of its
+// activity), and each Teams webhook channel that received the card gets
+// a short result card, since cards sent through webhooks cannot be
+// edited. Slack messages posted
 // through an incoming webhook cannot be edited either; they keep their
 // console link and are left as they are.
 //

@@ -28,7 +28,8 @@ const (
 	// jobPost: post an event to one channel, record the copy, and catch
 	// up a decision made meanwhile.
 	jobPost jobKind = "post"
-	// jobUpdate: rewrite one Slack bot copy with chat.update.
+	// jobUpdate: rewrite one copy in place: a Slack bot message with
+	// chat.update, a Teams bot card with a PUT of its activity.
 	jobUpdate jobKind = "update"
 	// jobFollowUp: send one Teams channel the result card.
 	jobFollowUp jobKind = "follow_up"
@@ -157,7 +158,7 @@ func (d *Dispatcher) try(ctx context.Context, j *job) (Receipt, error) {
 			return Receipt{}, &DeliveryError{Reason: "the click's response_url has expired (Slack accepts one for 30 minutes)", Code: "expired_url", Permanent: true}
 		}
 	default:
-		if err := d.waitTurn(ctx, limitKey(j.ch), j.ch.Type); err != nil {
+		if err := d.waitTurn(ctx, limitKey(j.ch), j.ch); err != nil {
 			return Receipt{}, err
 		}
 	}
@@ -296,10 +297,10 @@ func (d *Dispatcher) postJobs(ctx context.Context, orgID string, ev Event) ([]*j
 
 // decidedJobs returns one job per copy of the decided request r that can
 // show the decision: an update of each Slack message posted with a bot
-// token, a follow-up to each enabled Teams channel. Only r's organisation
-// is read: its posts and its channels. Copies whose channel is gone are
-// skipped, and so is, once, a copy catchUp has already brought up to
-// date (see [copyTracker]).
+// token and of each Teams bot card, a follow-up to each other enabled
+// Teams channel. Only r's organisation is read: its posts and its
+// channels. Copies whose channel is gone are skipped, and so is, once, a
+// copy catchUp has already brought up to date (see [copyTracker]).
 func (d *Dispatcher) decidedJobs(ctx context.Context, r approval.Request) ([]*job, error) {
 	posts, err := d.o.Posts.ListPosts(ctx, r.OrgID, r.ID)
 	if err != nil {
@@ -347,13 +348,15 @@ func (d *Dispatcher) decidedJobs(ctx context.Context, r approval.Request) ([]*jo
 
 // updateKind returns the job that shows a decision on the copy p, posted
 // to ch, and whether there is one: a Slack message posted with a bot
-// token can be rewritten, and an enabled Teams channel can get a
-// follow-up card. A Slack message posted through an incoming webhook
-// cannot be edited at all.
+// token and a Teams card posted by the bot can be rewritten, and an
+// enabled Teams channel can get a follow-up card. A Slack message posted
+// through an incoming webhook cannot be edited at all.
 func updateKind(ch Channel, p Post) (jobKind, bool) {
 	switch {
 	case ch.Type == Slack && p.Receipt.SlackTS != "":
 		return jobUpdate, true
+	case ch.Type == Teams && p.Receipt.TeamsActivityID != "":
+		return jobUpdate, true // the bot's card, replaced in place (PUT)
 	case ch.Type == Teams && ch.Enabled:
 		return jobFollowUp, true
 	}
@@ -361,17 +364,14 @@ func updateKind(ch Channel, p Post) (jobKind, bool) {
 }
 
 // waitTurn waits for the channel's rate limit.
-func (d *Dispatcher) waitTurn(ctx context.Context, key string, t ChannelType) error {
+func (d *Dispatcher) waitTurn(ctx context.Context, key string, ch Channel) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if d.o.DisableRateLimit {
 		return nil
 	}
-	rates := d.o.SlackRates
-	if t == Teams {
-		rates = d.o.TeamsRates
-	}
+	rates := d.rates(ch)
 	now := d.o.Now()
 	at := d.limits.reserve(key, rates, now)
 	if wait := at.Sub(now); wait > 0 {

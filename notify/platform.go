@@ -28,9 +28,10 @@ type SenderOptions struct {
 	// SlackAPIURL is the Slack Web API base URL, for tests and proxies.
 	// Defaults to "https://slack.com/api/".
 	SlackAPIURL string
-	// AllowLoopbackURLs also accepts webhook URLs and Slack response_urls
-	// on a loopback address ("localhost", 127.0.0.0/8, ::1; http or
-	// https), for tests and local sandboxes only. It is the library's
+	// AllowLoopbackURLs also accepts webhook URLs, Slack response_urls,
+	// Teams service URLs and TeamsTokenURL on a loopback address
+	// ("localhost", 127.0.0.0/8, ::1; http or https), for tests and
+	// local sandboxes only. It is the library's
 	// one loopback setting: the settings API given this sender validates
 	// channels with it too, and every refusal of a loopback URL says it
 	// is off. Defaults to false; never set it in production.
@@ -48,6 +49,27 @@ type SenderOptions struct {
 	// the request (never, for a request without a deadline). Defaults to
 	// nil (no links).
 	Signer *approval.Signer
+	// TeamsAppID, TeamsAppSecret and TeamsAppTenant are the host's Teams
+	// bot, from its Azure Bot registration: the Microsoft App ID, a
+	// client secret of that app, and the Microsoft Entra tenant (ID or
+	// domain) it is registered in. With them, Teams channels configured
+	// with a conversation reference (ChannelConfig.ServiceURL,
+	// ConversationID, TenantID) are delivered through the Bot Connector,
+	// with real Approve and Deny buttons. They are the server's, never
+	// part of a channel; the secret is never logged, returned or shown.
+	// TeamsAppID and TeamsAppSecret go together, with TeamsAppTenant or
+	// TeamsTokenURL. Default to "": no bot, and bot channels fail with a
+	// permanent "no Teams bot configured" reason.
+	TeamsAppID     string
+	TeamsAppSecret string
+	TeamsAppTenant string
+	// TeamsTokenURL is the Microsoft Entra token endpoint the bot's
+	// tokens are requested from (client credentials, scope
+	// https://api.botframework.com/.default), for tests and sovereign
+	// clouds. It must be https, or on a loopback address with
+	// AllowLoopbackURLs. Defaults to
+	// "https://login.microsoftonline.com/{TeamsAppTenant}/oauth2/v2.0/token".
+	TeamsTokenURL string
 	// ConsoleURL returns a console link for an event that carries none
 	// (its ConsoleURL field is empty), or "". Defaults to nil.
 	ConsoleURL func(ev Event) string
@@ -71,12 +93,24 @@ type SenderOptions struct {
 //   - Slack with only a webhook URL: the incoming webhook. No interactive
 //     buttons (incoming webhooks cannot receive clicks), only a console
 //     link.
-//   - Teams: the incoming webhook or Workflows URL, with an Adaptive Card.
+//   - Teams with a webhook URL: the incoming webhook or Workflows URL,
+//     with an Adaptive Card whose Approve and Deny are signed links.
+//   - Teams with a conversation reference: the Bot Connector, as the
+//     host's bot (SenderOptions.TeamsAppID), with an Adaptive Card 1.5
+//     whose Approve and Deny are Action.Execute buttons. The Receipt
+//     holds the activity ID, so that the card can be replaced later.
 //
 // The same sender also makes the Dispatcher's other jobs: it rewrites
-// Slack bot copies of a decided request with chat.update, sends Teams
-// channels a follow-up result card, and answers Slack clicks through
-// their response_url (https://hooks.slack.com/ only).
+// Slack bot copies of a decided request with chat.update, replaces the
+// card of a Teams bot copy with the result (PUT of the activity), sends
+// Teams webhook channels a follow-up result card, and answers Slack
+// clicks through their response_url (https://hooks.slack.com/ only).
+//
+// The bot's token comes from Microsoft Entra by client credentials; one
+// token serves every send of the sender until 5 minutes before it
+// expires, so concurrent sends make one token request. Service URLs are
+// checked against the Bot Framework hosts before every request, as
+// webhook URLs are.
 //
 // Webhook URLs and response_urls are checked before every request, and
 // redirects are never followed. Failures are returned as *[DeliveryError]
@@ -90,6 +124,7 @@ type PlatformSender struct {
 	publicURL string
 	signer    *approval.Signer
 	console   func(Event) string
+	bot       *teamsBot // nil without SenderOptions.TeamsAppID
 	userAgent string
 	now       func() time.Time
 	log       *slog.Logger
@@ -101,7 +136,8 @@ var _ transport = (*PlatformSender)(nil)
 const defaultSlackAPIURL = "https://slack.com/api/"
 
 // NewSender returns a PlatformSender. opts may be nil. It returns an
-// error when SlackAPIURL or PublicURL is not an absolute http(s) URL.
+// error when SlackAPIURL or PublicURL is not an absolute http(s) URL, or
+// the Teams bot options are incomplete or TeamsTokenURL is not allowed.
 func NewSender(opts *SenderOptions) (*PlatformSender, error) {
 	var o SenderOptions
 	if opts != nil {
@@ -142,6 +178,11 @@ func NewSender(opts *SenderOptions) (*PlatformSender, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.teams = newTeamsClient(s.client, s.userAgent)
+	bot, err := newTeamsBot(&o, s.client)
+	if err != nil {
+		return nil, err
+	}
+	s.bot = bot
 	return s, nil
 }
 
@@ -158,7 +199,7 @@ func checkBaseURL(raw string) error {
 
 // errNotConfigured is returned for a channel that names no destination.
 var errNotConfigured = &DeliveryError{
-	Reason:    "the channel has neither a bot token with channel ID nor a webhook URL: update its configuration",
+	Reason:    "the channel has no destination (a bot token with channel ID, a webhook URL or a Teams conversation): update its configuration",
 	Code:      "not_configured",
 	Permanent: true,
 }
@@ -183,6 +224,14 @@ func (s *PlatformSender) Send(ctx context.Context, ch Channel, ev Event) (Receip
 	case ch.Type == Slack && ch.Config.WebhookURL != "":
 		via = "slack_webhook"
 		rc, err = s.slackWebhookSend(ctx, ch, renderSlack(ev, slackRender{console: s.consoleLink(ev)}))
+	case ch.usesTeamsBot():
+		via = "teams_bot"
+		var body []byte
+		if body, err = renderTeamsBot(ev, teamsRender{console: s.consoleLink(ev)}, ch.Config.TenantID); err != nil {
+			err = errTeamsTooLarge
+		} else {
+			rc.TeamsActivityID, err = s.teamsBotSend(ctx, ch, "", body)
+		}
 	case ch.Type == Teams && ch.Config.WebhookURL != "":
 		via = "teams_webhook"
 		var body []byte
@@ -200,10 +249,13 @@ func (s *PlatformSender) Send(ctx context.Context, ch Channel, ev Event) (Receip
 
 // showDecision implements [transport]: a Slack message posted with a bot
 // token is rewritten with chat.update to the request's result, without
-// buttons; a Teams channel gets a follow-up result card, since cards
-// sent through webhooks cannot be edited. Any other copy (a Slack
-// webhook message, or a channel whose bot token has since been removed)
-// returns a permanent *DeliveryError with Code "not_editable".
+// buttons; the card of a Teams bot copy is replaced in place with the
+// result card (PUT of its activity); a Teams webhook channel gets a
+// follow-up result card, since cards sent through webhooks cannot be
+// edited (and so does a bot channel for a copy whose activity ID the
+// Bot Connector did not give). Any other copy (a Slack webhook message,
+// or a channel whose bot token has since been removed) returns a
+// permanent *DeliveryError with Code "not_editable".
 func (s *PlatformSender) showDecision(ctx context.Context, ch Channel, p Post, r approval.Request) error {
 	start := s.now()
 	var err error
@@ -212,6 +264,14 @@ func (s *PlatformSender) showDecision(ctx context.Context, ch Channel, p Post, r
 	case ch.Type == Slack && ch.UsesBot() && p.Receipt.SlackTS != "":
 		via = "slack_bot"
 		err = s.slackBotUpdate(ctx, ch, p.Receipt, slackReplacement(r))
+	case ch.usesTeamsBot():
+		via = "teams_bot"
+		var body []byte
+		if body, err = teamsBotDecided(r, ch.Config.TenantID); err != nil {
+			err = errTeamsTooLarge
+		} else {
+			_, err = s.teamsBotSend(ctx, ch, p.Receipt.TeamsActivityID, body)
+		}
 	case ch.Type == Teams && ch.Config.WebhookURL != "":
 		via = "teams_webhook"
 		var body []byte

@@ -29,6 +29,26 @@ func defaultTeamsRates() []Rate {
 	return []Rate{{N: 4, Per: time.Second}, {N: 60, Per: 30 * time.Second}}
 }
 
+// teamsBotRates returns the limit per Teams conversation reached
+// through the bot: the per-conversation limits of the Bot Connector
+// (msteams-docs bots/how-to/rate-limit.md), 7 per second, 8 per 2
+// seconds, 60 per 30 seconds and 1,800 per hour. They are not
+// configurable: DispatcherOptions.TeamsRates are the webhooks'.
+func teamsBotRates() []Rate {
+	return []Rate{{N: 7, Per: time.Second}, {N: 8, Per: 2 * time.Second}, {N: 60, Per: 30 * time.Second}, {N: 1800, Per: time.Hour}}
+}
+
+// rates returns the limit of the destination of ch.
+func (d *Dispatcher) rates(ch Channel) []Rate {
+	switch {
+	case ch.usesTeamsBot():
+		return teamsBotRates()
+	case ch.Type == Teams:
+		return d.o.TeamsRates
+	}
+	return d.o.SlackRates
+}
+
 // limiter spaces messages per destination with sliding windows: for each
 // [Rate] it remembers the times of the last N messages, and the next one
 // may go once the oldest of them is Per old. Reservations are handed out
@@ -136,12 +156,15 @@ func later(a, b time.Time) time.Time {
 }
 
 // limitKey names the destination a channel delivers to, so that two
-// configured channels posting to the same Slack channel or webhook share
-// one limit. Webhook URLs are hashed: the key never holds the secret.
+// configured channels posting to the same Slack channel, Teams
+// conversation or webhook share one limit. Webhook URLs are hashed: the
+// key never holds the secret.
 func limitKey(ch Channel) string {
 	switch {
 	case ch.Type == Slack && ch.UsesBot():
 		return "slack:" + ch.Config.ChannelID
+	case ch.usesTeamsBot():
+		return "teams:conversation:" + ch.Config.ConversationID
 	case ch.Config.WebhookURL != "":
 		sum := sha256.Sum256([]byte(ch.Config.WebhookURL))
 		return string(ch.Type) + ":hook:" + hex.EncodeToString(sum[:12])

@@ -20,7 +20,8 @@ type transport interface {
 	Send(ctx context.Context, ch Channel, ev Event) (Receipt, error)
 	// showDecision brings the copy p of a request, posted to ch, up to
 	// date with the decided request r: a chat.update of a Slack bot
-	// message, a follow-up card on Teams.
+	// message, the PUT of a Teams bot card, a follow-up card on a Teams
+	// webhook.
 	showDecision(ctx context.Context, ch Channel, p Post, r approval.Request) error
 	// respond posts m to a Slack response_url.
 	respond(ctx context.Context, responseURL string, m slackResponse) error
@@ -30,11 +31,14 @@ type transport interface {
 
 // Receipt says where a delivered message landed, as far as the platform
 // tells. Slack's Web API returns the conversation and timestamp of the
-// message, which are what later edits (chat.update) need; webhooks return
-// nothing.
+// message, which are what later edits (chat.update) need, and the Teams
+// Bot Connector the activity ID of the card; webhooks return nothing.
 type Receipt struct {
 	SlackChannel string `json:"slack_channel,omitempty"`
 	SlackTS      string `json:"slack_ts,omitempty"`
+	// TeamsActivityID is the ID of a card posted through the Teams Bot
+	// Connector, which is what replacing it later (PUT) needs.
+	TeamsActivityID string `json:"teams_activity_id,omitempty"`
 }
 
 // DeliveryError is a classified delivery failure, returned by

@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/chatnotify/chatnotify/internal/httpjson"
+	"github.com/chatnotify/chatnotify/teams"
 )
 
 // ErrUnauthenticated is returned by an [Authorizer] for a request that
@@ -80,6 +81,13 @@ type SettingsOptions struct {
 	// answered with 500 and logged. Defaults to nil: the retry endpoint
 	// answers 501. It is used only with Deliveries.
 	Retry func(ctx context.Context, d Delivery) error
+	// Conversations is where the host's Teams bot records the
+	// conversations it was added to (approval.TeamsBotOptions has the
+	// same field). With it, GET …/teams/conversations lists the
+	// caller's organisation's conversations, so that an admin picks the
+	// conversation of a Teams bot channel rather than copying its IDs.
+	// Defaults to nil: that path answers 404 like any unknown path.
+	Conversations teams.ConversationStore
 }
 
 // Defaults and limits of the settings API.
@@ -108,6 +116,12 @@ func defaultTestText(product string) string {
 //	PUT    /v1/settings/notifications/{channel_id}       replace a channel
 //	DELETE /v1/settings/notifications/{channel_id}       delete a channel
 //	POST   /v1/settings/notifications/{channel_id}/test  send a test notification
+//
+// and, with SettingsOptions.Conversations, the conversations the host's
+// Teams bot can post to (each with the service_url, conversation_id and
+// tenant_id of a Teams bot channel's config):
+//
+//	GET    /v1/settings/notifications/teams/conversations
 //
 // and, with SettingsOptions.Deliveries, the deliveries log:
 //
@@ -169,6 +183,7 @@ func newSettingsHandler(store ChannelStore, sender transport, auth Authorizer, o
 		testMessage:   defaultTestText(product),
 		deliveries:    opts.Deliveries,
 		retry:         opts.Retry,
+		conversations: opts.Conversations,
 		mux:           http.NewServeMux(),
 	}
 	if h.log == nil {
@@ -191,6 +206,11 @@ func newSettingsHandler(store ChannelStore, sender transport, auth Authorizer, o
 	h.mux.HandleFunc(one, methodNotAllowed("GET, HEAD, PUT, DELETE"))
 	h.mux.HandleFunc("POST "+one+"/test", h.admin(h.test))
 	h.mux.HandleFunc(one+"/test", methodNotAllowed("POST"))
+	if h.conversations != nil {
+		const convs = settingsBase + "/teams/conversations"
+		h.mux.HandleFunc("GET "+convs, h.admin(h.listConversations))
+		h.mux.HandleFunc(convs, methodNotAllowed("GET, HEAD"))
+	}
 	if h.deliveries != nil {
 		const retry = one + "/deliveries/{delivery_id}/retry"
 		h.mux.HandleFunc("GET "+one+"/deliveries", h.admin(h.listDeliveries))
@@ -215,6 +235,7 @@ type settingsHandler struct {
 	testMessage   string
 	deliveries    DeliveryStore // nil without SettingsOptions.Deliveries
 	retry         func(ctx context.Context, d Delivery) error
+	conversations teams.ConversationStore // nil without SettingsOptions.Conversations
 	mux           *http.ServeMux
 }
 
@@ -249,9 +270,22 @@ type channelBody struct {
 // configBody is the config object of a channelBody. The secrets are
 // pointers to tell an omitted field from an empty one.
 type configBody struct {
-	BotToken   *string `json:"bot_token"`
-	ChannelID  string  `json:"channel_id"`
-	WebhookURL *string `json:"webhook_url"`
+	BotToken       *string `json:"bot_token"`
+	ChannelID      string  `json:"channel_id"`
+	WebhookURL     *string `json:"webhook_url"`
+	ServiceURL     string  `json:"service_url"`
+	ConversationID string  `json:"conversation_id"`
+	TenantID       string  `json:"tenant_id"`
+}
+
+// config returns the non-secret part of b.
+func (b configBody) config() ChannelConfig {
+	return ChannelConfig{ChannelID: b.ChannelID, ServiceURL: b.ServiceURL, ConversationID: b.ConversationID, TenantID: b.TenantID}
+}
+
+// hasReference reports whether b names a Teams conversation.
+func (b configBody) hasReference() bool {
+	return strings.TrimSpace(b.ServiceURL) != "" || strings.TrimSpace(b.ConversationID) != "" || strings.TrimSpace(b.TenantID) != ""
 }
 
 type channelList struct {
@@ -263,6 +297,10 @@ type channelList struct {
 type channelView struct {
 	Channel
 	Health *Health `json:"health,omitempty"`
+}
+
+type conversationList struct {
+	Conversations []teams.Conversation `json:"conversations"`
 }
 
 type deliveryList struct {
@@ -360,6 +398,25 @@ func (h *settingsHandler) viewWithHealth(r *http.Request, c Caller, ch Channel) 
 	hl.LastError = scrub(hl.LastError, ch.Config)
 	v.Health = &hl
 	return v
+}
+
+// listConversations answers the Teams conversations the host's bot was
+// added to, of the caller's organisation only, as the store lists them
+// (newest first, removed ones included and marked).
+func (h *settingsHandler) listConversations(w http.ResponseWriter, r *http.Request, c Caller) {
+	cs, err := h.conversations.ListConversations(r.Context(), c.OrgID)
+	if err != nil {
+		h.fail(w, r, c, "list conversations", err)
+		return
+	}
+	out := conversationList{Conversations: make([]teams.Conversation, 0, len(cs))}
+	for _, conv := range cs {
+		if conv.OrgID != "" && conv.OrgID != c.OrgID { // a store bug must not leak another organisation's conversation
+			continue
+		}
+		out.Conversations = append(out.Conversations, conv)
+	}
+	httpjson.Write(w, http.StatusOK, out)
 }
 
 func (h *settingsHandler) listDeliveries(w http.ResponseWriter, r *http.Request, c Caller) {
@@ -505,7 +562,7 @@ func (h *settingsHandler) create(w http.ResponseWriter, r *http.Request, c Calle
 		Name:    in.Name,
 		Events:  in.Events,
 		Enabled: in.Enabled == nil || *in.Enabled,
-		Config:  ChannelConfig{ChannelID: in.Config.ChannelID},
+		Config:  in.Config.config(),
 	}
 	var err error
 	if ch.Config.BotToken, err = mergeSecret(secretToken, in.Config.BotToken, "", false); err == nil {
@@ -560,13 +617,16 @@ func (h *settingsHandler) update(w http.ResponseWriter, r *http.Request, c Calle
 		Name:    in.Name,
 		Events:  in.Events,
 		Enabled: old.Enabled,
-		Config:  ChannelConfig{ChannelID: in.Config.ChannelID},
+		Config:  in.Config.config(),
 	}
 	if in.Enabled != nil {
 		ch.Enabled = *in.Enabled
 	}
+	// A Teams channel switched to a conversation reference drops its
+	// stored webhook URL unless the body sends one.
+	keepHook := keep && !(in.Type == Teams && in.Config.hasReference())
 	if ch.Config.BotToken, err = mergeSecret(secretToken, in.Config.BotToken, old.Config.BotToken, keep); err == nil {
-		ch.Config.WebhookURL, err = mergeSecret(secretURL, in.Config.WebhookURL, old.Config.WebhookURL, keep)
+		ch.Config.WebhookURL, err = mergeSecret(secretURL, in.Config.WebhookURL, old.Config.WebhookURL, keepHook)
 	}
 	if err == nil {
 		ch, err = validate(ch, h.allowLoopback)

@@ -34,19 +34,29 @@ type teamsRender struct {
 	approveURL, denyURL string
 	// long caps long texts; 0 means teamsLongText.
 	long int
+	// bot renders for a conversation reached through the host's bot:
+	// cards of version 1.5 whose Approve and Deny are Action.Execute
+	// buttons (see teamsbotrender.go).
+	bot bool
 }
 
 // renderTeams renders ev as a Teams webhook message (an Adaptive Card in
 // its envelope), as JSON under teamsMaxBytes. It never fails for the
 // events of this package: long texts are cut until the message fits.
 func renderTeams(ev Event, o teamsRender) ([]byte, error) {
+	return fitTeams(o, func(o teamsRender) any { return teams.NewMessage(o.card(ev)) })
+}
+
+// fitTeams renders the message wrap makes of o as JSON under
+// teamsMaxBytes, cutting long texts until it fits.
+func fitTeams(o teamsRender, wrap func(teamsRender) any) ([]byte, error) {
 	o.console = safeLink(o.console)
 	for long := teamsLongText; ; long /= 3 {
 		if long < teamsMinText {
 			long = 0 // drop long texts altogether
 		}
 		o.long = long
-		b, err := json.Marshal(teams.NewMessage(o.card(ev)))
+		b, err := json.Marshal(wrap(o))
 		if err != nil {
 			return nil, err
 		}
@@ -84,6 +94,34 @@ func (o teamsRender) textCap(n int) int {
 }
 
 func (o teamsRender) approval(r approval.Request) teams.Card {
+	body := o.approvalBody(r)
+	var actions []teams.Action
+	switch {
+	case o.bot && r.ID != "":
+		// Real buttons, in an ActionSet with the console link.
+		body = append(body, teams.ActionSet{Actions: o.botButtons(r.ID)})
+		return teams.NewCard(body...)
+	case o.approveURL != "" && o.denyURL != "":
+		actions = append(actions,
+			teams.ActionOpenURL{Title: "Approve", URL: o.approveURL},
+			teams.ActionOpenURL{Title: "Deny", URL: o.denyURL},
+		)
+	case o.console != "":
+		// Only when the card links to the console does it send readers
+		// there.
+		body = append(body, teams.TextBlock{Text: "Approve or deny this request in the console.", IsSubtle: true, Wrap: true})
+	}
+	if o.console != "" {
+		actions = append(actions, teams.ActionOpenURL{Title: "View in console", URL: o.console})
+	}
+	c := teams.NewCard(body...)
+	c.Actions = actions
+	return c
+}
+
+// approvalBody is the body of an approval request's card, without its
+// buttons: the colour-coded header, the description and the facts.
+func (o teamsRender) approvalBody(r approval.Request) []teams.Element {
 	t := riskTone(r)
 	title := oneLine(r.Title)
 	if title == "" {
@@ -104,26 +142,7 @@ func (o teamsRender) approval(r approval.Request) teams.Card {
 		facts = append(facts, teams.Fact{Title: "Expires", Value: teamsTime(r.ExpiresAt)})
 	}
 	facts = appendFact(facts, "Request ID", r.ID)
-	body = append(body, teams.FactSet{Facts: facts})
-
-	var actions []teams.Action
-	switch {
-	case o.approveURL != "" && o.denyURL != "":
-		actions = append(actions,
-			teams.ActionOpenURL{Title: "Approve", URL: o.approveURL},
-			teams.ActionOpenURL{Title: "Deny", URL: o.denyURL},
-		)
-	case o.console != "":
-		// Only when the card links to the console does it send readers
-		// there.
-		body = append(body, teams.TextBlock{Text: "Approve or deny this request in the console.", IsSubtle: true, Wrap: true})
-	}
-	if o.console != "" {
-		actions = append(actions, teams.ActionOpenURL{Title: "View in console", URL: o.console})
-	}
-	c := teams.NewCard(body...)
-	c.Actions = actions
-	return c
+	return append(body, teams.FactSet{Facts: facts})
 }
 
 func (o teamsRender) drift(a DriftAlert) teams.Card {

@@ -1,13 +1,17 @@
 package teams
 
-import "encoding/json"
+import (
+	"cmp"
+	"encoding/json"
+)
 
 // Constants of the Adaptive Card wire format.
 const (
 	// cardSchema is the JSON schema every card names in "$schema".
 	cardSchema = "http://adaptivecards.io/schemas/adaptive-card.json"
-	// cardVersion is the Adaptive Card version this package writes: the
-	// newest that Teams incoming webhooks and Workflows accept.
+	// cardVersion is the Adaptive Card version this package writes by
+	// default: the newest that Teams incoming webhooks and Workflows
+	// accept.
 	cardVersion = "1.4"
 	// contentTypeAdaptiveCard is the attachment and invoke-response
 	// content type of an Adaptive Card.
@@ -15,10 +19,10 @@ const (
 )
 
 // Card is an Adaptive Card, version 1.4 (the newest that Teams incoming
-// webhooks and Workflows accept). Its JSON form always carries
-// "$schema", "type": "AdaptiveCard" and the version, whatever the struct
-// holds, so the zero value is a valid empty card. Card is built to be
-// marshalled; it does not unmarshal.
+// webhooks and Workflows accept) unless Version says otherwise. Its JSON
+// form always carries "$schema", "type": "AdaptiveCard" and the version,
+// whatever the struct holds, so the zero value is a valid empty card.
+// Card is built to be marshalled; it does not unmarshal.
 type Card struct {
 	// Body is the card's content, top to bottom.
 	Body []Element
@@ -27,6 +31,12 @@ type Card struct {
 	// FullWidth stretches the card over the whole message width in Teams
 	// ("msteams": {"width": "Full"}).
 	FullWidth bool
+	// Version is the Adaptive Card version the card declares. Cards a
+	// bot sends, and the cards that answer their clicks, use "1.5", the
+	// version that brought [ActionExecute] (Teams renders up to 1.5 in
+	// bot-sent cards); cards posted through incoming webhooks and
+	// Workflows stay at the default. Defaults to "" (version 1.4).
+	Version string
 }
 
 // NewCard returns a full-width card with body.
@@ -48,12 +58,9 @@ func (c Card) MarshalJSON() ([]byte, error) {
 		Body    []any    `json:"body"`
 		Actions []any    `json:"actions,omitempty"`
 		MSTeams *msteams `json:"msteams,omitempty"`
-	}{Schema: cardSchema, Type: "AdaptiveCard", Version: cardVersion, Body: wireElements(c.Body)}
+	}{Schema: cardSchema, Type: "AdaptiveCard", Version: cmp.Or(c.Version, cardVersion), Body: wireElements(c.Body)}
 	if len(c.Actions) > 0 {
-		w.Actions = make([]any, len(c.Actions))
-		for i, a := range c.Actions {
-			w.Actions[i] = wireAction(a)
-		}
+		w.Actions = wireActions(c.Actions)
 	}
 	if c.FullWidth {
 		w.MSTeams = &msteams{Width: "Full"}
@@ -61,15 +68,15 @@ func (c Card) MarshalJSON() ([]byte, error) {
 	return json.Marshal(w)
 }
 
-// Element is a card element: [TextBlock], [FactSet] or [Container] (or a
-// pointer to one). Elements are encoded as part of a [Card], which gives
+// Element is a card element: [TextBlock], [FactSet], [Container] or
+// [ActionSet] (or a pointer to one). Elements are encoded as part of a [Card], which gives
 // each its "type".
 type Element interface {
 	cardElement()
 }
 
-// Action is a card action: [ActionOpenURL] or [ActionSubmit] (or a
-// pointer to one). Actions are encoded as part of a [Card], which gives
+// Action is a card action: [ActionOpenURL], [ActionSubmit] or
+// [ActionExecute] (or a pointer to one). Actions are encoded as part of a [Card], which gives
 // each its "type".
 type Action interface {
 	cardAction()
@@ -154,11 +161,51 @@ type ActionSubmit struct {
 	Data any `json:"data,omitempty"`
 }
 
+// ActionSet is a row of buttons inside the body. Put [ActionExecute]
+// buttons in one rather than in [Card.Actions]: some older Teams clients
+// honour an action's fallback only inside an ActionSet (Microsoft's
+// Universal Actions guide, "Backward compatibility").
+type ActionSet struct {
+	// Actions are the buttons, left to right.
+	Actions []Action `json:"actions"`
+	// Spacing is as for [TextBlock].
+	Spacing string `json:"spacing,omitempty"`
+	// Separator draws a line above the element.
+	Separator bool `json:"separator,omitempty"`
+}
+
+// ActionExecute is a Universal Action (Adaptive Cards 1.5): clicking it
+// sends the bot that delivered the card an adaptiveCard/action invoke
+// with Verb and Data, and the card the bot answers with (see
+// [NewInvokeResponse]) replaces the clicked one in place. Teams runs it
+// only on cards a bot sends, in a card of [Card.Version] "1.5"; put it in
+// an [ActionSet]. Its JSON form carries a fallback [ActionSubmit] with
+// the same title, style and data, for Teams clients without Universal
+// Actions: their click arrives as a message activity whose value is
+// Data.
+type ActionExecute struct {
+	// Title is the button's text.
+	Title string `json:"title"`
+	// Verb names the action to the bot, such as "approve".
+	Verb string `json:"verb"`
+	// Data is sent back with the click (value.action.data of the
+	// invoke, or the value of the fallback's message): any value
+	// encoding/json writes as a JSON object, such as a struct or a
+	// map[string]string. Nil leaves it out.
+	Data any `json:"data,omitempty"`
+	// Style is default, positive or destructive. Teams draws every
+	// button alike, so it is a hint for other hosts only. Defaults to ""
+	// (the host's default).
+	Style string `json:"style,omitempty"`
+}
+
 func (TextBlock) cardElement()    {}
 func (FactSet) cardElement()      {}
 func (Container) cardElement()    {}
+func (ActionSet) cardElement()    {}
 func (ActionOpenURL) cardAction() {}
 func (ActionSubmit) cardAction()  {}
+func (ActionExecute) cardAction() {}
 
 // The wire forms of elements and actions: the same fields plus "type".
 // The whole card is converted to them and encoded in one pass of
@@ -192,6 +239,28 @@ type (
 		Type string `json:"type"`
 		plainActionSubmit
 	}
+	wireActionSet struct {
+		Type      string `json:"type"`
+		Actions   []any  `json:"actions"`
+		Spacing   string `json:"spacing,omitempty"`
+		Separator bool   `json:"separator,omitempty"`
+	}
+	// wireActionExecute is an Action.Execute; its fallback is the
+	// Action.Submit of the same title, style and data.
+	wireActionExecute struct {
+		Type     string              `json:"type"`
+		Title    string              `json:"title"`
+		Verb     string              `json:"verb"`
+		Data     any                 `json:"data,omitempty"`
+		Style    string              `json:"style,omitempty"`
+		Fallback wireExecuteFallback `json:"fallback"`
+	}
+	wireExecuteFallback struct {
+		Type  string `json:"type"`
+		Title string `json:"title"`
+		Data  any    `json:"data,omitempty"`
+		Style string `json:"style,omitempty"`
+	}
 )
 
 func wireElements(es []Element) []any {
@@ -216,6 +285,10 @@ func wireElement(e Element) any {
 		if v != nil {
 			return wireElement(*v)
 		}
+	case *ActionSet:
+		if v != nil {
+			return wireElement(*v)
+		}
 	case TextBlock:
 		return wireTextBlock{"TextBlock", plainTextBlock(v)}
 	case FactSet:
@@ -226,8 +299,19 @@ func wireElement(e Element) any {
 	case Container:
 		return wireContainer{Type: "Container", Items: wireElements(v.Items), Style: v.Style,
 			Bleed: v.Bleed, Spacing: v.Spacing, Separator: v.Separator}
+	case ActionSet:
+		return wireActionSet{Type: "ActionSet", Actions: wireActions(v.Actions), Spacing: v.Spacing, Separator: v.Separator}
 	}
 	return nil // a nil element or nil pointer: null
+}
+
+// wireActions converts actions; nil gives an empty list.
+func wireActions(as []Action) []any {
+	out := make([]any, len(as))
+	for i, a := range as {
+		out[i] = wireAction(a)
+	}
+	return out
 }
 
 func wireAction(a Action) any {
@@ -240,10 +324,17 @@ func wireAction(a Action) any {
 		if v != nil {
 			return wireAction(*v)
 		}
+	case *ActionExecute:
+		if v != nil {
+			return wireAction(*v)
+		}
 	case ActionOpenURL:
 		return wireActionOpenURL{"Action.OpenUrl", plainActionOpenURL(v)}
 	case ActionSubmit:
 		return wireActionSubmit{"Action.Submit", plainActionSubmit(v)}
+	case ActionExecute:
+		return wireActionExecute{Type: "Action.Execute", Title: v.Title, Verb: v.Verb, Data: v.Data, Style: v.Style,
+			Fallback: wireExecuteFallback{Type: "Action.Submit", Title: v.Title, Data: v.Data, Style: v.Style}}
 	}
 	return nil // a nil action or nil pointer: null
 }

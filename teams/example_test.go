@@ -154,3 +154,25 @@ func ExampleNewInvokeResponse() {
 	// Output:
 	// {"statusCode":200,"type":"application/vnd.microsoft.card.adaptive","value":{"$schema":"http://adaptivecards.io/schemas/adaptive-card.json","type":"AdaptiveCard","version":"1.4","body":[{"type":"Container","items":[{"type":"TextBlock","text":"Deploy to production","wrap":true,"weight":"bolder","size":"medium"},{"type":"TextBlock","text":"Already approved","wrap":true}],"style":"warning","bleed":true}],"msteams":{"width":"Full"}}}
 }
+
+// A card sent through a bot: version 1.5, Approve and Deny as
+// Action.Execute buttons in an ActionSet, each written with its
+// Action.Submit fallback.
+func ExampleActionExecute() {
+	type data struct {
+		Action     string `json:"action"`
+		ApprovalID string `json:"approval_id"`
+	}
+	card := teams.NewCard(
+		teams.TextBlock{Text: "Deploy to production", Weight: "bolder", Wrap: true},
+		teams.ActionSet{Actions: []teams.Action{
+			teams.ActionExecute{Title: "Approve", Verb: "approve", Data: data{"approve", "req-42"}},
+			teams.ActionExecute{Title: "Deny", Verb: "deny", Data: data{"deny", "req-42"}},
+		}},
+	)
+	card.Version = "1.5"
+	b, _ := json.Marshal(card)
+	fmt.Println(string(b))
+	// Output:
+	// {"$schema":"http://adaptivecards.io/schemas/adaptive-card.json","type":"AdaptiveCard","version":"1.5","body":[{"type":"TextBlock","text":"Deploy to production","wrap":true,"weight":"bolder"},{"type":"ActionSet","actions":[{"type":"Action.Execute","title":"Approve","verb":"approve","data":{"action":"approve","approval_id":"req-42"},"fallback":{"type":"Action.Submit","title":"Approve","data":{"action":"approve","approval_id":"req-42"}}},{"type":"Action.Execute","title":"Deny","verb":"deny","data":{"action":"deny","approval_id":"req-42"},"fallback":{"type":"Action.Submit","title":"Deny","data":{"action":"deny","approval_id":"req-42"}}}]}],"msteams":{"width":"Full"}}
+}

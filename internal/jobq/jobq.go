@@ -54,11 +54,21 @@ type Args struct {
 	// brings up to date (IDs only).
 	SlackChannel string `json:"slack_channel,omitempty"`
 	SlackTS      string `json:"slack_ts,omitempty"`
+	// TeamsActivityID is the Teams bot card an update replaces (PUT).
+	TeamsActivityID string `json:"teams_activity_id,omitempty"`
 	// Warning is an ephemeral job's text.
 	Warning string `json:"warning,omitempty"`
 	// NotAfter is when a replace or ephemeral job's response_url stops
 	// working.
 	NotAfter time.Time `json:"not_after,omitzero"`
+	// DeliveryID is the job's entry in the deliveries log (post, update,
+	// follow_up), when the Dispatcher keeps one. For a unique job it is
+	// derived from the other Args, so it never makes two jobs different.
+	DeliveryID string `json:"delivery_id,omitempty"`
+	// Requeued is when an admin retried the failed delivery this job
+	// makes again (ns since the epoch): it keeps the new job from being
+	// a duplicate of the failed unique one.
+	Requeued int64 `json:"requeued,omitempty"`
 }
 
 // Job is one job to insert.
@@ -74,6 +84,44 @@ type Job struct {
 	// transaction and again by the Dispatcher's Enqueue or FollowUp) and
 	// for copy updates (queued by a decision and by a post's catch-up).
 	Unique bool
+	// Log, when set, is the job's new entry in the deliveries log, saved
+	// pending in the transaction that inserts the job (unless an entry
+	// has its ID already: a unique job queued twice).
+	Log *Log
+}
+
+// Log is a write to the deliveries log (notify.Delivery; the SQL stores'
+// chatnotify_deliveries) that goes with a job, in the queue's database:
+// on a Job, the new delivery the job is; on an Outcome, the end of a try
+// (in the transaction completing the job when it succeeded, right after
+// the try otherwise).
+type Log struct {
+	OrgID, ID string
+	// At is when it happened: CreatedAt of a new delivery, UpdatedAt
+	// (and DeliveredAt, or FirstFailedAt if none yet) at a try's end.
+	At time.Time
+	// A new delivery (a Job's Log), saved pending with no attempt.
+	ChannelID, Event, ApprovalID, Op string
+	Retry                            json.RawMessage
+	// The end of a try (an Outcome's Log): the delivery's new Status
+	// ("delivered", "pending": a retry follows, "failed"), the Reason and
+	// Code of a failure (empty on success), and the Attempts to add: 1
+	// when the platform was called, 0 when the job ended before.
+	Status, Reason, Code string
+	Attempts             int
+}
+
+// IsNew reports whether l is a Job's Log: a new delivery.
+func (l Log) IsNew() bool { return l.Op != "" }
+
+// Requeuer is a Queue that can retry a failed delivery atomically.
+type Requeuer interface {
+	// Requeue sets the delivery id of orgID from "failed" back to
+	// "pending" (its Reason and Code cleared, UpdatedAt at) and inserts
+	// job, in one transaction, and reports true; it changes nothing and
+	// reports false when the delivery is not "failed" (any more): of
+	// concurrent callers, in any process on the database, one wins.
+	Requeue(ctx context.Context, orgID, id string, at time.Time, job Job) (bool, error)
 }
 
 // ApprovalFanOut is the job that posts the approval request id of orgID
@@ -136,6 +184,10 @@ type Outcome struct {
 	// completion committed, or with the last error when it is cancelled
 	// or gives up. Not called for a try that will be retried.
 	Done func(err error)
+	// Log, when set, records the try's end in the deliveries log: in the
+	// transaction completing the job on success, right after the try
+	// otherwise. Not written when the try was cut short by a stop.
+	Log *Log
 }
 
 // Run makes one try of a job.
@@ -156,4 +208,20 @@ type Queue interface {
 // Provider is a store that owns a durable queue.
 type Provider interface {
 	DeliveryQueue() Queue
+}
+
+// Sweep is the kind of the periodic job that runs the Dispatcher's
+// DispatcherOptions.Sweep (the expiry sweep), through the same Run as
+// every other job. It is not in Kinds: a queue works it only once
+// [Periodic.Every] has asked for it.
+const Sweep = "sweep"
+
+// Periodic is a Queue that can run a periodic job.
+type Periodic interface {
+	// Every makes the queue insert a job of kind (with empty Args) every
+	// interval, starting at Start: one job per tick across every process
+	// on the database (inserted by River's elected leader), and none
+	// while the previous one is still queued or running. Call it before
+	// Start.
+	Every(kind string, interval time.Duration)
 }

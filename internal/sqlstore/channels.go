@@ -10,7 +10,7 @@ import (
 	"github.com/chatnotify/chatnotify/notify"
 )
 
-const channelColumns = `id, org_id, channel_type, name, bot_token, channel_id, webhook_url, events, enabled, created_at, updated_at`
+const channelColumns = `id, org_id, channel_type, name, bot_token, channel_id, webhook_url, service_url, conversation_id, tenant_id, events, enabled, created_at, updated_at`
 
 // ListChannels implements [notify.ChannelStore].
 func (s *Store) ListChannels(ctx context.Context, orgID string) ([]notify.Channel, error) {
@@ -55,11 +55,12 @@ func (s *Store) CreateChannel(ctx context.Context, ch notify.Channel) (notify.Ch
 		return notify.Channel{}, err
 	}
 	row := s.wdb.QueryRowContext(ctx, s.q(`INSERT INTO chatnotify_channels (`+channelColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		RETURNING `+channelColumns),
 		ch.ID, ch.OrgID, string(ch.Type), ch.Name,
 		s.seal(ch.Config.BotToken, ch.ID, "bot_token"), ch.Config.ChannelID,
 		s.seal(ch.Config.WebhookURL, ch.ID, "webhook_url"),
+		ch.Config.ServiceURL, ch.Config.ConversationID, ch.Config.TenantID,
 		events, ch.Enabled, s.t(ch.CreatedAt), s.t(ch.UpdatedAt))
 	got, err := s.scanChannel(row)
 	if s.d.IsUniqueViolation(err) {
@@ -77,12 +78,14 @@ func (s *Store) UpdateChannel(ctx context.Context, ch notify.Channel) (notify.Ch
 	}
 	now := s.t(s.timestamp())
 	row := s.wdb.QueryRowContext(ctx, s.q(`UPDATE chatnotify_channels
-		SET channel_type = ?, name = ?, bot_token = ?, channel_id = ?, webhook_url = ?, events = ?, enabled = ?,
+		SET channel_type = ?, name = ?, bot_token = ?, channel_id = ?, webhook_url = ?,
+			service_url = ?, conversation_id = ?, tenant_id = ?, events = ?, enabled = ?,
 			updated_at = CASE WHEN created_at > ? THEN created_at ELSE ? END
 		WHERE org_id = ? AND id = ?
 		RETURNING `+channelColumns),
 		string(ch.Type), ch.Name, s.seal(ch.Config.BotToken, ch.ID, "bot_token"), ch.Config.ChannelID,
-		s.seal(ch.Config.WebhookURL, ch.ID, "webhook_url"), events, ch.Enabled,
+		s.seal(ch.Config.WebhookURL, ch.ID, "webhook_url"),
+		ch.Config.ServiceURL, ch.Config.ConversationID, ch.Config.TenantID, events, ch.Enabled,
 		now, now, ch.OrgID, ch.ID)
 	got, err := s.scanChannel(row)
 	switch {
@@ -117,7 +120,7 @@ func (s *Store) scanChannel(row scanner) (notify.Channel, error) {
 		token, hookURL string
 	)
 	err := row.Scan(&ch.ID, &ch.OrgID, &typ, &ch.Name, &token, &ch.Config.ChannelID, &hookURL,
-		&events, &ch.Enabled, timeDest{&ch.CreatedAt}, timeDest{&ch.UpdatedAt})
+		&ch.Config.ServiceURL, &ch.Config.ConversationID, &ch.Config.TenantID, &events, &ch.Enabled, timeDest{&ch.CreatedAt}, timeDest{&ch.UpdatedAt})
 	if errors.Is(err, sql.ErrNoRows) {
 		return notify.Channel{}, err
 	}

@@ -19,7 +19,12 @@
 //     message, answering {"ok":true} or {"ok":false,"error":…};
 //   - Teams incoming webhooks at [Server.TeamsWebhookURL] (200 with the
 //     body "1") and Workflows URLs at [Server.TeamsWorkflowsURL] (202
-//     Accepted).
+//     Accepted);
+//   - a Teams bot ([Server.TeamsBot]): a Bot Connector at its
+//     ServiceURL (POST of a card answering 201 with its activity ID, PUT
+//     replacing it; 401 without a valid token) and the Microsoft Entra
+//     token endpoint that issues its tokens at its TokenURL (client
+//     credentials in the form, errors in Entra's AADSTS shape).
 //
 // The fake listens on 127.0.0.1 over plain http, so point chatnotify at
 // it with notify.SenderOptions.AllowLoopbackURLs (and SlackAPIURL).
@@ -40,5 +45,11 @@
 // error code with its usual status), [TeamsThrottled] (the legacy
 // connectors' 200 with "HTTP error 429" in the body), a 5xx
 // (Fault{Status: 503}) or a hang (Fault{Delay: time.Hour}).
-// [Server.SetLatency] slows every normal answer, for benchmarks.
+// [Server.SetLatency] slows every normal answer, for benchmarks. For the
+// Teams bot, faults of the Methods "token", "sendToConversation" and
+// "updateActivity" answer in the Bot Connector's or Entra's error shape
+// (Fault{Method: "sendToConversation", Status: 412}, [RateLimited]),
+// [Server.RemoveBot] makes a conversation answer 403
+// BotNotInConversationRoster, and [Server.SetTokenLifetime] shortens the
+// tokens' expires_in, to see them renewed.
 package notifytest

@@ -13,17 +13,25 @@ type Request struct {
 	// Method is what was called: "chat.postMessage" or "chat.update" (the
 	// Slack Web API), "webhook" (a Slack incoming webhook),
 	// "response_url" (a Slack response_url), "teams" (a Teams incoming
-	// webhook) or "workflows" (a Teams Workflows URL).
+	// webhook), "workflows" (a Teams Workflows URL), "token" (a token
+	// request of the Teams bot), "sendToConversation" or
+	// "updateActivity" (a post or an update through the Bot Connector).
 	Method string
 	// Path is the URL path of a webhook, response_url or Teams request,
-	// such as "/services/T00000000/B00000000/alerts".
+	// such as "/services/T00000000/B00000000/alerts"; for a Bot Connector
+	// call, as sent (escaped), such as
+	// "/amer/v3/conversations/19:…@thread.tacv2%3Bmessageid=…/activities".
 	Path string
 	// Token is the bot token of a Web API call, from its form body.
 	Token string
-	// Channel is the channel of a Web API call or a response_url, and TS
-	// the message: the one a chat.update or response_url is about, or the
-	// one a chat.postMessage created.
+	// Channel is the channel of a Web API call or a response_url, or the
+	// conversation of a Bot Connector call, and TS the message: the one
+	// a chat.update or response_url is about, or the one a
+	// chat.postMessage created.
 	Channel, TS string
+	// ActivityID is the card of a Bot Connector call: the one an
+	// updateActivity replaces, or the one a sendToConversation created.
+	ActivityID string
 	// Text is a Slack message's top-level text, and Blocks its blocks.
 	Text   string
 	Blocks []map[string]any
@@ -34,7 +42,8 @@ type Request struct {
 	// Cards are the Adaptive Cards of a Teams message.
 	Cards []map[string]any
 	// Buttons are the buttons of a Slack message's actions blocks and the
-	// actions of Teams cards, in order.
+	// actions of Teams cards (those of ActionSets in the body, then the
+	// card's own), in order.
 	Buttons []Button
 	// AllText is every text of the message (the top-level text, block
 	// and card texts, titles and fact values), one per line, for
@@ -58,8 +67,14 @@ type Button struct {
 	// Type is "button" on Slack, "Action.OpenUrl", "Action.Submit" or
 	// "Action.Execute" on Teams.
 	Type string
+	// Verb and Data are a Teams Action.Execute's (Data also an
+	// Action.Submit's): what a click sends the bot.
+	Verb string
+	Data map[string]any
+	// Fallback is the Type of a Teams action's fallback action, if any.
+	Fallback string
 	// ActionID and Value are a Slack button's; Style its "primary" or
-	// "danger", if any.
+	// "danger" (a Teams action's "positive" or "destructive"), if any.
 	ActionID, Value, Style string
 	// Text is the label: a Slack button's text, a Teams action's title.
 	Text string
@@ -74,8 +89,11 @@ type Message struct {
 	// Channel is where the message is: the channel ID of a Slack message
 	// posted with chat.postMessage (or through a response_url of one),
 	// the path of a Slack incoming webhook ("/services/T…/B…/…") or of a
-	// Teams webhook or Workflows URL.
+	// Teams webhook or Workflows URL, or the conversation ID of a card
+	// the Teams bot posted.
 	Channel string
+	// ActivityID is the ID of a card the Teams bot posted.
+	ActivityID string
 	// TS is a Slack message's timestamp, its ID in the channel; webhook
 	// messages get one too. Teams messages have none.
 	TS string
@@ -91,7 +109,7 @@ type Message struct {
 	// clicked.
 	Ephemeral bool
 	// Edits names, in order, what changed the message after it was
-	// posted: "chat.update" or "response_url".
+	// posted: "chat.update", "response_url" or "updateActivity".
 	Edits []string
 	// Posted is when the fake received the message.
 	Posted time.Time
@@ -104,7 +122,8 @@ func (r *Request) decode() {
 	if len(r.rawBlocks) > 0 {
 		_ = json.Unmarshal(r.rawBlocks, &r.Blocks)
 	}
-	if r.Method == "teams" || r.Method == "workflows" {
+	switch r.Method {
+	case "teams", "workflows", methodSend, methodUpdate:
 		r.Cards = decodeCards(r.Body)
 	}
 	r.Buttons, r.AllText = content(r.Text, r.Blocks, r.Cards)
@@ -142,11 +161,8 @@ func content(text string, blocks, cards []map[string]any) ([]Button, string) {
 		}
 	}
 	for _, c := range cards {
-		acts, _ := c["actions"].([]any)
-		for _, a := range acts {
-			m, _ := a.(map[string]any)
-			buttons = append(buttons, Button{Type: str(m["type"]), Text: str(m["title"]), URL: str(m["url"])})
-		}
+		buttons = appendActionSets(buttons, c["body"])
+		buttons = appendActions(buttons, c["actions"])
 	}
 	var sb strings.Builder
 	sb.WriteString(text)
@@ -157,6 +173,35 @@ func content(text string, blocks, cards []map[string]any) ([]Button, string) {
 		collectText(&sb, c, "text", "title", "value")
 	}
 	return buttons, strings.TrimPrefix(sb.String(), "\n")
+}
+
+// appendActionSets appends the actions of the ActionSets found in the
+// card elements v, containers' included.
+func appendActionSets(buttons []Button, v any) []Button {
+	els, _ := v.([]any)
+	for _, e := range els {
+		m, _ := e.(map[string]any)
+		switch m["type"] {
+		case "ActionSet":
+			buttons = appendActions(buttons, m["actions"])
+		case "Container":
+			buttons = appendActionSets(buttons, m["items"])
+		}
+	}
+	return buttons
+}
+
+// appendActions appends the card actions v.
+func appendActions(buttons []Button, v any) []Button {
+	acts, _ := v.([]any)
+	for _, a := range acts {
+		m, _ := a.(map[string]any)
+		data, _ := m["data"].(map[string]any)
+		fb, _ := m["fallback"].(map[string]any)
+		buttons = append(buttons, Button{Type: str(m["type"]), Text: str(m["title"]), URL: str(m["url"]),
+			Style: str(m["style"]), Verb: str(m["verb"]), Data: data, Fallback: str(fb["type"])})
+	}
+	return buttons
 }
 
 // collectText appends, one per line, every string found under one of keys

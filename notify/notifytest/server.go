@@ -14,7 +14,9 @@ import (
 // Server is a fake Slack and Microsoft Teams on one [httptest.Server]:
 // the Slack Web API (chat.postMessage, chat.update) under /api/, Slack
 // incoming webhooks under /services/, Slack response_urls under
-// /actions/, and Teams incoming webhooks and Workflows URLs. It answers
+// /actions/, Teams incoming webhooks and Workflows URLs, and a Teams
+// bot: a Bot Connector under /amer/ and its Microsoft Entra token
+// endpoint under /login/. It answers
 // as the platforms do, records every request, keeps each channel's
 // messages as a chat client would show them, and gives the wrong answers
 // queued with [Server.FailNext]. It is safe for concurrent use.
@@ -28,11 +30,12 @@ type Server struct {
 	posted   map[string]*Message // Slack messages, by channel + " " + ts
 	messages []*Message          // every message, in the order received
 	seq      int
+	bot      botState
 }
 
 // New starts a fake Slack and Teams. Close it when done.
 func New() *Server {
-	s := &Server{posted: make(map[string]*Message)}
+	s := &Server{posted: make(map[string]*Message), bot: newBotState()}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/chat.postMessage", s.slackAPI)
 	mux.HandleFunc("POST /api/chat.update", s.slackAPI)
@@ -45,6 +48,11 @@ func New() *Server {
 	mux.HandleFunc("POST /webhook/", s.teams)
 	mux.HandleFunc("POST /workflows/", s.teams)
 	mux.HandleFunc("POST /powerautomate/", s.teams)
+	// The Teams bot: Entra's token endpoint, and the Bot Connector of
+	// TeamsServiceURL (its region path included).
+	mux.HandleFunc("POST /login/{tenant}/oauth2/v2.0/token", s.entraToken)
+	mux.HandleFunc("POST /amer/v3/conversations/{conv}/activities", s.connector)
+	mux.HandleFunc("PUT /amer/v3/conversations/{conv}/activities/{id}", s.connector)
 	s.srv = httptest.NewServer(mux)
 	return s
 }
@@ -141,7 +149,8 @@ func (s *Server) Messages() []Message {
 }
 
 // Reset forgets the recorded requests and the queued faults. The messages
-// stay, as they would in a real channel.
+// stay, as they would in a real channel, and so do the bot's issued
+// tokens and the conversations it was removed from.
 func (s *Server) Reset() {
 	s.mu.Lock()
 	s.requests, s.faults = nil, nil

@@ -1,8 +1,9 @@
 // Package memstore is an in-memory implementation of chatnotify's store
 // interfaces: [notify.ChannelStore], [notify.PostStore],
 // [approval.ApprovalStore], [approval.AuditLogger],
-// [approval.AuditLister] and [approval.ExpiryLister], and, through
-// [Store.Deliveries], [notify.DeliveryStore].
+// [approval.AuditLister], [approval.ExpiryLister] and
+// [teams.ConversationStore], and, through [Store.Deliveries],
+// [notify.DeliveryStore].
 //
 // It is meant for tests, demos and single-process hosts that do not need
 // their data to survive a restart: everything is lost when the process
@@ -14,8 +15,9 @@
 //
 // Like the SQL stores, a Store keeps every organisation apart: approval
 // requests are keyed by organisation and ID (the same client-chosen ID in
-// two organisations is two requests), and a request, audit entry, post or
-// delivery of another organisation is never returned.
+// two organisations is two requests), and a request, audit entry, post,
+// delivery or Teams conversation of another organisation is never
+// returned.
 //
 // A [Store] is safe for concurrent use. Its zero value is not usable; call
 // [New].

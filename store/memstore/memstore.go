@@ -12,6 +12,7 @@ import (
 	"github.com/chatnotify/chatnotify/approval"
 	"github.com/chatnotify/chatnotify/internal/ids"
 	"github.com/chatnotify/chatnotify/notify"
+	"github.com/chatnotify/chatnotify/teams"
 )
 
 var (
@@ -23,8 +24,8 @@ var (
 	_ approval.ExpiryLister  = (*Store)(nil)
 )
 
-// Store keeps channels, approval requests, posts, the deliveries log and
-// the audit trail in memory.
+// Store keeps channels, approval requests, posts, the deliveries log,
+// the audit trail and the Teams bot's conversations in memory.
 type Store struct {
 	now func() time.Time
 
@@ -43,6 +44,9 @@ type Store struct {
 	audit [][]approval.AuditEntry
 
 	deliveries *deliveryLog
+
+	convMu        sync.RWMutex
+	conversations map[key]teams.Conversation // by organisation and conversation ID
 }
 
 // key names a record of one organisation: request IDs are unique per
@@ -59,6 +63,8 @@ func New() *Store {
 		channels:  make(map[string]notify.Channel),
 		approvals: make(map[key]*approval.Request),
 		posts:     make(map[key][]notify.Post),
+
+		conversations: make(map[key]teams.Conversation),
 	}
 	s.deliveries = &deliveryLog{
 		now:       func() time.Time { return s.now() },

@@ -6,6 +6,7 @@ import (
 	"github.com/chatnotify/chatnotify/notify"
 	"github.com/chatnotify/chatnotify/store/memstore"
 	"github.com/chatnotify/chatnotify/store/storetest"
+	"github.com/chatnotify/chatnotify/teams"
 )
 
 func TestChannelStore(t *testing.T) {
@@ -22,4 +23,8 @@ func TestApprovalStore(t *testing.T) {
 
 func TestDeliveryStore(t *testing.T) {
 	storetest.TestDeliveryStore(t, func(*testing.T) notify.DeliveryStore { return memstore.New().Deliveries() })
+}
+
+func TestConversationStore(t *testing.T) {
+	storetest.TestConversationStore(t, func(*testing.T) teams.ConversationStore { return memstore.New() })
 }

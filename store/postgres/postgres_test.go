@@ -7,6 +7,7 @@ import (
 	"github.com/chatnotify/chatnotify/notify"
 	"github.com/chatnotify/chatnotify/store/postgres"
 	"github.com/chatnotify/chatnotify/store/storetest"
+	"github.com/chatnotify/chatnotify/teams"
 )
 
 // newStore opens a Store in a new schema of a database of t's, both
@@ -42,4 +43,10 @@ func TestDeliveryStore(t *testing.T) {
 	db := pgtest.NewDatabase(t)
 	t.Parallel()
 	storetest.TestDeliveryStore(t, func(t *testing.T) notify.DeliveryStore { return newStore(t, db).Deliveries() })
+}
+
+func TestConversationStore(t *testing.T) {
+	db := pgtest.NewDatabase(t)
+	t.Parallel()
+	storetest.TestConversationStore(t, func(t *testing.T) teams.ConversationStore { return newStore(t, db) })
 }

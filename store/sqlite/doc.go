@@ -6,8 +6,9 @@
 // no PostgreSQL driver.
 //
 // [Store] implements [notify.ChannelStore], [notify.PostStore],
-// [approval.ApprovalStore], [approval.AuditLogger], [approval.AuditLister]
-// and [approval.ExpiryLister]; store/storetest checks it.
+// [approval.ApprovalStore], [approval.AuditLogger], [approval.AuditLister],
+// [approval.ExpiryLister] and [teams.ConversationStore]; store/storetest
+// checks it.
 //
 // # Opening
 //

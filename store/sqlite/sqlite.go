@@ -20,6 +20,7 @@ import (
 	"github.com/chatnotify/chatnotify/internal/riverqueue"
 	"github.com/chatnotify/chatnotify/internal/sqlstore"
 	"github.com/chatnotify/chatnotify/notify"
+	"github.com/chatnotify/chatnotify/teams"
 )
 
 // Store keeps channels, posts, approval requests and the audit trail in
@@ -35,12 +36,13 @@ import (
 type Store = sqlstore.Store
 
 var (
-	_ notify.ChannelStore    = (*Store)(nil)
-	_ notify.PostStore       = (*Store)(nil)
-	_ approval.ApprovalStore = (*Store)(nil)
-	_ approval.AuditLogger   = (*Store)(nil)
-	_ approval.AuditLister   = (*Store)(nil)
-	_ approval.ExpiryLister  = (*Store)(nil)
+	_ notify.ChannelStore     = (*Store)(nil)
+	_ notify.PostStore        = (*Store)(nil)
+	_ approval.ApprovalStore  = (*Store)(nil)
+	_ approval.AuditLogger    = (*Store)(nil)
+	_ approval.AuditLister    = (*Store)(nil)
+	_ approval.ExpiryLister   = (*Store)(nil)
+	_ teams.ConversationStore = (*Store)(nil)
 )
 
 // Options configures a [Store]. A nil *Options and the zero value mean

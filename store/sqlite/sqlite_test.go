@@ -6,6 +6,7 @@ import (
 	"github.com/chatnotify/chatnotify/notify"
 	"github.com/chatnotify/chatnotify/store/sqlite"
 	"github.com/chatnotify/chatnotify/store/storetest"
+	"github.com/chatnotify/chatnotify/teams"
 )
 
 // newStore opens a Store on a new file, closed after t.
@@ -32,4 +33,8 @@ func TestApprovalStore(t *testing.T) {
 
 func TestDeliveryStore(t *testing.T) {
 	storetest.TestDeliveryStore(t, func(t *testing.T) notify.DeliveryStore { return newStore(t).Deliveries() })
+}
+
+func TestConversationStore(t *testing.T) {
+	storetest.TestConversationStore(t, func(t *testing.T) teams.ConversationStore { return newStore(t) })
 }

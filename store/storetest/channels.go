@@ -28,6 +28,11 @@ func newChannel(org, name string) notify.Channel {
 			BotToken:   "xoxb-1234-5678-" + name,
 			ChannelID:  "C0123456789",
 			WebhookURL: "https://hooks.slack.com/services/T000/B000/" + name,
+			// A store keeps whatever config it is given: the settings API
+			// validates, not the store.
+			ServiceURL:     "https://smba.trafficmanager.net/emea/",
+			ConversationID: "19:" + name + "@thread.tacv2",
+			TenantID:       "72f988bf-86f1-41af-91ab-2d7cd011db47",
 		},
 		Enabled:   true,
 		CreatedAt: time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC),

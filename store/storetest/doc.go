@@ -24,7 +24,8 @@
 // Every "should" and "returns" sentence in the documentation of
 // [notify.ChannelStore], [notify.PostStore], [notify.DeliveryStore],
 // [approval.ApprovalStore], [approval.AuditLogger],
-// [approval.AuditLister] and [approval.ExpiryLister] has a named
+// [approval.AuditLister], [approval.ExpiryLister] and
+// [teams.ConversationStore] has a named
 // subtest, grouped by topic (one small function per topic, run as a
 // subtest of its name): each verb, ordering, empty results, generated IDs
 // and timestamps, conflicts, every outcome of
