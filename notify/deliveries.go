@@ -93,8 +93,7 @@ type Health struct {
 // The stores under store/ provide one (their Deliveries method). The
 // [Dispatcher] given it ([DispatcherOptions.Deliveries]) writes it: each
 // channel job is saved pending when created and again at the end of each
-// attempt, and [Dispatcher.Retry] queues a failed one again. (The durable
-// queue does not write it yet.)
+// attempt, and [Dispatcher.Retry] queues a failed one again.
 //
 // Every method is scoped to one organisation: no call ever returns,
 // changes or reveals a delivery of another organisation, and a channel

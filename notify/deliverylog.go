@@ -119,20 +119,22 @@ func (d *Dispatcher) saveDelivery(j *job, l Delivery) {
 // more (its channel was disabled, its request deleted, or a post's
 // request decided or expired) is not queued: the delivery stays
 // "failed" with that reason, and Retry returns nil. Concurrent calls
-// for one delivery queue it once within this Dispatcher; with several
-// replicas sharing a store, retry through one of them.
+// for one delivery queue it once: within this Dispatcher on the
+// in-memory queue; on the durable queue across every process sharing the
+// database, since the change from "failed" to "pending" is one
+// conditional update, in the transaction inserting the new job, that
+// only one caller wins (the others get [ErrConflict]).
 //
-// Retry needs DispatcherOptions.Deliveries, and the in-memory queue:
-// deliveries of the durable queue cannot be retried yet.
+// Retry needs DispatcherOptions.Deliveries.
 func (d *Dispatcher) Retry(ctx context.Context, dl Delivery) error {
 	if d.o.Deliveries == nil {
 		return errors.New("notify: Retry needs DispatcherOptions.Deliveries")
 	}
-	if d.dq != nil {
-		return errors.New("notify: deliveries of the durable queue cannot be retried yet")
+	if d.dq == nil {
+		// In memory, the read-check-save below is made atomic by the lock.
+		d.retryMu.Lock()
+		defer d.retryMu.Unlock()
 	}
-	d.retryMu.Lock()
-	defer d.retryMu.Unlock()
 	cur, err := d.o.Deliveries.GetDelivery(ctx, dl.OrgID, dl.ID)
 	if err != nil {
 		return err
@@ -161,6 +163,9 @@ func (d *Dispatcher) Retry(ctx context.Context, dl Delivery) error {
 		cur.UpdatedAt = d.o.Now().UTC()
 		return d.o.Deliveries.SaveDelivery(ctx, cur)
 	}
+	if d.dq != nil {
+		return d.requeue(ctx, cur, rd)
+	}
 	failed := cur
 	cur.Status, cur.Reason, cur.Code = deliveryPending, "", ""
 	cur.UpdatedAt = d.o.Now().UTC()
@@ -175,6 +180,30 @@ func (d *Dispatcher) Retry(ctx context.Context, dl Delivery) error {
 				"org_id", failed.OrgID, "delivery_id", failed.ID, "err", scrub(serr.Error(), j.ch.Config))
 		}
 		return err
+	}
+	return nil
+}
+
+// requeue is Retry on the durable queue: the delivery cur goes from
+// failed to pending and its new job is inserted in one transaction,
+// unless another caller did it first. The new job has the delivery's ID
+// and the time of the retry in its Args, so that it is not taken for the
+// failed one when that was a unique job (a copy's update).
+func (d *Dispatcher) requeue(ctx context.Context, cur Delivery, rd retryData) error {
+	rq, ok := d.dq.(jobq.Requeuer)
+	if !ok {
+		return errors.New("notify: the store's durable queue cannot retry deliveries")
+	}
+	now := d.o.Now().UTC()
+	a := rd.Args
+	a.DeliveryID, a.Requeued = cur.ID, now.UnixNano()
+	job := jobq.Job{Kind: rd.Kind, Args: a, Unique: rd.Kind != string(jobPost)}
+	won, err := rq.Requeue(ctx, cur.OrgID, cur.ID, now, job)
+	if err != nil {
+		return err
+	}
+	if !won {
+		return fmt.Errorf("notify: delivery %q is no longer failed: %w", cur.ID, ErrConflict)
 	}
 	return nil
 }

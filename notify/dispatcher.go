@@ -20,7 +20,9 @@ var (
 	// retry later or report it. (FollowUp, which returns nothing, logs
 	// it at error level.)
 	ErrQueueFull = errors.New("notify: delivery queue is full")
-	// ErrClosed is returned by Enqueue after Close.
+	// ErrClosed is returned by Enqueue after Close, on the in-memory
+	// queue. The durable queue still takes jobs after Close: they wait in
+	// the database for the next start.
 	ErrClosed = errors.New("notify: dispatcher is closed")
 )
 
@@ -83,8 +85,12 @@ type DispatcherOptions struct {
 	// the end of each attempt: delivered, pending with the failure's
 	// Reason and Code while a retry follows, or failed once the retries
 	// are over. A store error while saving is logged and never fails the
-	// delivery. The durable queue does not write the log yet. Defaults to
-	// nil: no log.
+	// delivery. On the durable queue it must be the store's own log (its
+	// Deliveries method: NewDispatcher returns an error otherwise), which
+	// is then written in the transactions of the jobs themselves: a
+	// delivery is created pending with its job, and marked delivered in
+	// the transaction completing it (see the package documentation).
+	// Defaults to nil: no log.
 	Deliveries DeliveryStore
 	// Logger receives one line per result (info when delivered, warn
 	// when not) and queue problems. Defaults to a logger that discards
@@ -94,7 +100,9 @@ type DispatcherOptions struct {
 	// SlackRates and TeamsRates limit how fast messages go to one
 	// destination channel. Default to 3 per 3 seconds for Slack
 	// (Slack's "one per second with short bursts"), and 4 per second and
-	// 60 per 30 seconds for Teams.
+	// 60 per 30 seconds for Teams webhooks. A Teams conversation reached
+	// through the bot has the Bot Connector's limits instead: 7 per
+	// second, 8 per 2 seconds, 60 per 30 seconds and 1,800 per hour.
 	SlackRates []Rate
 	TeamsRates []Rate
 	// DisableRateLimit turns the per-channel limits off. Defaults to
@@ -144,6 +152,25 @@ type DispatcherOptions struct {
 	// store/postgres provide the durable queue; other stores ignore it.
 	Durable bool
 
+	// Sweep, when set, is run every SweepInterval, from NewDispatcher
+	// until Close. Hosts set it to a function calling
+	// approval.Service.ExpireDue, so that requests past their deadline
+	// are expired, and their chat copies updated, without a click:
+	//
+	//	Sweep: func(ctx context.Context) error { _, err := svc.ExpireDue(ctx, 100); return err },
+	//
+	// On the durable queue it is a periodic job that only the replica
+	// River elects leader inserts: it runs once per tick across every
+	// process sharing the database, on any one of them, and a tick is
+	// skipped while the previous run is still queued or running. In
+	// memory this Dispatcher runs it on a ticker of its own. ctx ends when
+	// Close stops the Dispatcher (and, on the durable queue, after the
+	// queue's JobTimeout). An error is logged; the next tick tries again.
+	// Defaults to nil: no sweep.
+	Sweep func(ctx context.Context) error
+	// SweepInterval is the period of Sweep. Defaults to 30 seconds.
+	SweepInterval time.Duration
+
 	// Now and Sleep are the clock, for tests: Sleep waits d or until ctx
 	// is done, and then returns ctx.Err(). Default to the real clock.
 	Now   func() time.Time
@@ -163,7 +190,8 @@ type Result struct {
 	// ApprovalID is set for approval requests and their follow-ups.
 	ApprovalID string `json:"approval_id,omitempty"`
 	// Op is what was done: "post" (a new message), "update" (a Slack
-	// copy rewritten with chat.update), "follow_up" (a Teams result
+	// copy rewritten with chat.update, or a Teams bot card replaced with
+	// the result), "follow_up" (a Teams result
 	// card), "replace" (the clicked Slack message replaced through its
 	// response_url) or "ephemeral" (a warning shown only to the clicker).
 	Op string `json:"op"`
@@ -190,8 +218,10 @@ type Result struct {
 // failures; a destination runs one job at a time, so a slow or failing
 // one delays only itself.
 //
-// Its constructor starts no goroutine; the first job starts the workers,
-// and Close stops them. A Dispatcher is safe for concurrent use.
+// Its constructor starts no goroutine of the in-memory queue (the first
+// job starts its workers), but starts the durable queue's workers
+// (DispatcherOptions.Durable) and the sweep (DispatcherOptions.Sweep);
+// Close stops them all. A Dispatcher is safe for concurrent use.
 type Dispatcher struct {
 	channels ChannelStore
 	sender   transport
@@ -208,6 +238,14 @@ type Dispatcher struct {
 
 	base   context.Context // parent of the jobs' work; cancelled by Close
 	cancel context.CancelFunc
+
+	// The in-memory sweep (DispatcherOptions.Sweep without a durable
+	// queue): closing sweepStop asks its loop to stop, sweepCancel aborts
+	// a run, sweepDone is closed when the loop has returned.
+	sweepStop   chan struct{}
+	sweepCancel context.CancelFunc
+	sweepDone   chan struct{}
+	stopSweep   sync.Once
 }
 
 // NewDispatcher returns a Dispatcher reading channels from channels and
@@ -231,6 +269,14 @@ func newDispatcher(channels ChannelStore, sender transport, opts *DispatcherOpti
 	if p, ok := channels.(jobq.Provider); ok && o.Durable {
 		dq = p.DeliveryQueue()
 	}
+	if dq != nil && o.Deliveries != nil {
+		// The durable queue writes the log in its own transactions, so
+		// it must be the store's.
+		own, ok := channels.(interface{ Deliveries() DeliveryStore })
+		if !ok || any(own.Deliveries()) != any(o.Deliveries) {
+			return nil, errors.New("notify: with Durable, DispatcherOptions.Deliveries must be the store's own deliveries log (its Deliveries method)")
+		}
+	}
 	if dq != nil {
 		// Durable: retried over hours; the store reads requests and keeps
 		// the copies.
@@ -249,6 +295,7 @@ func newDispatcher(channels ChannelStore, sender transport, opts *DispatcherOpti
 	defaults(&o.MaxBackoff, 10*time.Second)
 	defaults(&o.QueueSize, 65536)
 	defaults(&o.MaxFollowUpDelay, 10*time.Second)
+	defaults(&o.SweepInterval, 30*time.Second)
 	if o.SlackRates == nil {
 		o.SlackRates = defaultSlackRates()
 	}
@@ -287,14 +334,68 @@ func newDispatcher(channels ChannelStore, sender transport, opts *DispatcherOpti
 	d.q.init(o.Workers, o.QueueSize, o.MaxFollowUpDelay, d.run, func(wait time.Duration) error { return o.Sleep(base, wait) })
 	if dq != nil {
 		d.dq = dq
+		if o.Sweep != nil {
+			p, ok := dq.(jobq.Periodic)
+			if !ok {
+				cancel()
+				return nil, errors.New("notify: the store's durable queue cannot run the Sweep")
+			}
+			p.Every(jobq.Sweep, o.SweepInterval)
+		}
 		// Work the jobs left in the database at once, a previous process's
 		// included.
 		if err := dq.Start(base, d.runDurable); err != nil {
 			cancel()
 			return nil, fmt.Errorf("notify: starting the durable queue: %w", err)
 		}
+	} else if o.Sweep != nil {
+		d.startSweep()
 	}
 	return d, nil
+}
+
+// startSweep runs the Sweep on a ticker, for the in-memory queue.
+func (d *Dispatcher) startSweep() {
+	ctx, cancel := context.WithCancel(d.base)
+	d.sweepStop, d.sweepCancel, d.sweepDone = make(chan struct{}), cancel, make(chan struct{})
+	go func() {
+		defer close(d.sweepDone)
+		tick := time.NewTicker(d.o.SweepInterval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-d.sweepStop:
+				return
+			case <-tick.C:
+				d.sweep(ctx)
+			}
+		}
+	}()
+}
+
+// sweep makes one run of the Sweep, and logs its error.
+func (d *Dispatcher) sweep(ctx context.Context) {
+	err := d.o.Sweep(ctx)
+	if err != nil && ctx.Err() == nil {
+		d.o.Logger.ErrorContext(ctx, "notify: the sweep failed; the next one tries again", "err", err)
+	}
+}
+
+// stopSweeping stops the in-memory sweep: a run in progress may finish
+// until ctx is done, then it is cancelled; it returns once the loop has
+// returned. The expiries it made have queued their follow-ups by then.
+func (d *Dispatcher) stopSweeping(ctx context.Context) {
+	if d.sweepDone == nil {
+		return
+	}
+	d.stopSweep.Do(func() { close(d.sweepStop) })
+	select {
+	case <-d.sweepDone:
+	case <-ctx.Done():
+		d.sweepCancel()
+		<-d.sweepDone
+	}
+	d.sweepCancel()
 }
 
 func defaults[T int | time.Duration](v *T, d T) {
@@ -411,19 +512,33 @@ func (d *Dispatcher) FollowUp(ctx context.Context, f approval.FollowUp) {
 	}
 }
 
-// Close stops accepting jobs (Enqueue returns ErrClosed from then on)
-// and waits for the queued and in-flight ones to finish, including the
-// jobs they lead to (the posts of a queued event, the catch-up of a copy)
-// and their retries. If ctx ends first, it cancels them (each unfinished
-// job is reported as cancelled through OnDelivery and the logger), waits
-// for the workers to return, which they do promptly once their context
-// has ended, and returns ctx.Err(). Either way no delivery runs once
-// Close has returned, so the host may close its stores then. Close is
-// safe to call more than once.
+// Close stops the sweep (letting a run in progress finish within ctx),
+// stops accepting jobs (Enqueue returns ErrClosed from then on) and
+// stops the workers. Call it after the host has stopped taking requests
+// (http.Server.Shutdown), and close the stores only once it has
+// returned: no delivery runs then. Close is safe to call more than once.
+//
+// In memory, Close waits for the queued and in-flight jobs to finish,
+// including the jobs they lead to (the posts of a queued event, the
+// catch-up of a copy) and their retries. If ctx ends first, it cancels
+// them (each unfinished job is reported as cancelled through OnDelivery
+// and the logger: it is lost), waits for the workers to return, which
+// they do promptly once their context has ended, and returns ctx.Err().
+//
+// On the durable queue nothing is lost and nothing waits for the queue to
+// drain: Close stops fetching jobs, lets the tries in flight finish until
+// shortly (2 s) before ctx's deadline (10 s without one), then cancels
+// those still running, which go back to the database with their attempt
+// not spent; queued jobs, retries and snoozes stay there too. The next
+// start, or another replica, makes them. Close returns nil once no try
+// runs, also when it had to cancel some; an error only when a try still
+// runs 15 s after ctx has ended, in which case the store must not be
+// closed. Work handed over after Close (by the store's transactions, by
+// Enqueue or FollowUp, while the store is open) is kept in the database
+// for the next start.
 func (d *Dispatcher) Close(ctx context.Context) error {
+	d.stopSweeping(ctx)
 	if d.dq != nil {
-		// Durable: stop fetching, let running tries finish (within ctx and
-		// the queue's soft-stop window); the rest stays in the database.
 		err := d.dq.Stop(ctx)
 		d.cancel()
 		return err

@@ -2,6 +2,8 @@ package notify
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,13 +19,36 @@ import (
 //
 //	Service.Create → store.CreateApproval: request + fan_out job, one tx
 //	Service.Review → store.DecideApproval: decision + decided job, one tx
+//	  (Service.Expire and ExpireDue too: the expiry + decided job)
 //	fan_out job    → one post job per channel, queued in the tx completing it
 //	post job       → send; copy recorded + job completed in one tx (and the
 //	                 copy's update queued in it if the request was decided)
 //	decided job    → one update/follow_up job per copy (unique per copy)
+//	Sweep          → a periodic job (DispatcherOptions.Sweep), once per tick
 //
 // Enqueue and FollowUp insert the same hand-off jobs again as unique jobs,
 // so calling them after Create or a decision, as hosts do, is harmless.
+//
+// What is not in the decision's transaction, and so may be lost by a
+// crash right after DecideApproval commits (each is written or queued
+// just after it, in a transaction of its own):
+//
+//   - the audit entry: approval.Service writes it after DecideApproval
+//     returns (a failure to write it is logged, complete, at error level);
+//   - the answer to the click's response_url (replace, ephemeral jobs):
+//     queued by FollowUp, which the Slack handler calls after the
+//     decision. The copies' chat.update and Teams follow-ups are not
+//     affected (they come from the decided job), so a bot-posted Slack
+//     message still shows the decision; a message posted through an
+//     incoming webhook, which only the response_url can change, keeps its
+//     buttons, and a second click is told the request is decided.
+//
+// The deliveries log (DispatcherOptions.Deliveries) is written in the
+// jobs' own transactions: a delivery is created pending in the
+// transaction inserting its job, marked delivered in the one completing
+// it; a failed try is recorded right after it (River records the failure
+// itself in a transaction of its own), and a try cut short by a stop is
+// not recorded at all: it is made again.
 //
 // A job holds IDs and plain data (jobq.Args), never a channel secret: each
 // try reads the channel and the request again, so a retry shows the current
@@ -40,6 +65,12 @@ const (
 	// about one message per second per channel, Teams four.
 	durableSlackInterval = 1050 * time.Millisecond
 	durableTeamsInterval = 260 * time.Millisecond
+	// A Teams conversation reached through the bot allows 7 per second,
+	// 8 per 2 seconds, 60 per 30 seconds and 1,800 per hour: one message
+	// every 2 seconds is the one spacing that keeps within all four (the
+	// hourly limit is exactly 1 per 2 s), since a single interval cannot
+	// allow bursts.
+	durableTeamsBotInterval = 2 * time.Second
 )
 
 var errNotPending = &DeliveryError{
@@ -72,6 +103,7 @@ func (j *job) encode() (jobq.Job, error) {
 	case jobUpdate, jobFollowUp:
 		a.ChannelID, a.ApprovalID = j.ch.ID, j.post.ApprovalID
 		a.SlackChannel, a.SlackTS = j.post.Receipt.SlackChannel, j.post.Receipt.SlackTS
+		a.TeamsActivityID = j.post.Receipt.TeamsActivityID
 		out.Unique = true
 	case jobReplace, jobEphemeral:
 		a.ApprovalID, a.Warning, a.NotAfter = j.request.ID, j.warning, j.notAfter.UTC()
@@ -81,21 +113,66 @@ func (j *job) encode() (jobq.Job, error) {
 	return out, nil
 }
 
-func encodeAll(jobs []*job) ([]jobq.Job, error) {
+// encodeAll returns the stored form of jobs, each channel job with its
+// new entry in the deliveries log when the Dispatcher keeps one (see
+// withLog).
+func (d *Dispatcher) encodeAll(jobs []*job) ([]jobq.Job, error) {
 	out := make([]jobq.Job, 0, len(jobs))
 	for _, j := range jobs {
 		e, err := j.encode()
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, e)
+		out = append(out, d.withLog(j, e))
 	}
 	return out, nil
 }
 
+// withLog gives e, the stored form of the channel job j, its delivery:
+// an ID in its Args, and its new entry in the deliveries log, which the
+// queue saves pending in the transaction inserting the job. A unique job
+// (a copy's update) gets an ID derived from its other Args, so that the
+// decision and the post's catch-up, which both queue it, share one job
+// and one delivery.
+func (d *Dispatcher) withLog(j *job, e jobq.Job) jobq.Job {
+	if d.o.Deliveries == nil || !j.kind.logged() {
+		return e
+	}
+	if e.Unique {
+		raw, _ := json.Marshal(struct {
+			Kind string    `json:"kind"`
+			Args jobq.Args `json:"args"`
+		}{e.Kind, e.Args})
+		sum := sha256.Sum256(raw)
+		e.Args.DeliveryID = hex.EncodeToString(sum[:16])
+	} else {
+		e.Args.DeliveryID = newDeliveryID()
+	}
+	raw, _ := json.Marshal(retryData{Kind: e.Kind, Args: e.Args})
+	res := j.result()
+	e.Log = &jobq.Log{OrgID: j.orgID, ID: e.Args.DeliveryID, At: d.o.Now().UTC(),
+		ChannelID: j.ch.ID, Event: string(res.Event), ApprovalID: res.ApprovalID, Op: string(j.kind), Retry: raw}
+	return e
+}
+
+// tryLog is the end of a try of a, for the deliveries log: its delivery's
+// new status, the reason of err, and the attempts made (1 when the
+// platform was called). Nil for a job without a delivery.
+func (d *Dispatcher) tryLog(a jobq.Attempt, status string, err error, attempts int) *jobq.Log {
+	id := a.Job.Args.DeliveryID
+	if d.o.Deliveries == nil || id == "" || !jobKind(a.Job.Kind).logged() {
+		return nil
+	}
+	l := &jobq.Log{OrgID: a.Job.Args.OrgID, ID: id, At: d.o.Now().UTC(), Status: status, Attempts: attempts}
+	if err != nil {
+		l.Reason, l.Code = describe(err)
+	}
+	return l
+}
+
 // push hands jobs to the durable queue, outside any transaction.
 func (d *Dispatcher) pushDurable(jobs ...*job) error {
-	enc, err := encodeAll(jobs)
+	enc, err := d.encodeAll(jobs)
 	if err != nil {
 		return err
 	}
@@ -148,7 +225,7 @@ func (d *Dispatcher) decode(ctx context.Context, a jobq.Attempt) (j *job, out jo
 		}
 	case jobUpdate, jobFollowUp:
 		j.post = Post{ApprovalID: s.ApprovalID, OrgID: s.OrgID, ChannelID: s.ChannelID,
-			Receipt: Receipt{SlackChannel: s.SlackChannel, SlackTS: s.SlackTS}}
+			Receipt: Receipt{SlackChannel: s.SlackChannel, SlackTS: s.SlackTS, TeamsActivityID: s.TeamsActivityID}}
 	}
 	if s.ChannelID != "" && j.kind != jobFanOut {
 		ch, err := d.channels.GetChannel(ctx, s.OrgID, s.ChannelID)
@@ -173,19 +250,28 @@ func (d *Dispatcher) decode(ctx context.Context, a jobq.Attempt) (j *job, out jo
 // with the queue's backoff until MaxAttempts or MaxElapsed (the horizon,
 // measured from the job's creation).
 func (d *Dispatcher) runDurable(ctx context.Context, a jobq.Attempt) jobq.Outcome {
+	if a.Job.Kind == jobq.Sweep {
+		return d.runSweepJob(ctx)
+	}
 	j, out, ok := d.decode(ctx, a)
 	if !ok {
+		if ctx.Err() != nil {
+			return jobq.Outcome{Err: ctx.Err()} // stopping: the job goes back
+		}
+		status := deliveryPending
 		if out.Permanent || d.givesUp(a) {
-			out.Permanent = true
+			out.Permanent, status = true, deliveryFailed
 			out.Done = func(err error) { d.reportStored(ctx, a, err) }
 		}
+		out.Log = d.tryLog(a, status, out.Err, 0)
 		return out
 	}
 	j.attempts = a.Number
 	var (
-		rc  Receipt
-		err error
-		key string
+		rc   Receipt
+		err  error
+		key  string
+		sent int // 1 once the try reaches the platform's call
 	)
 	switch j.kind {
 	case jobFanOut, jobDecided:
@@ -202,7 +288,7 @@ func (d *Dispatcher) runDurable(ctx context.Context, a jobq.Attempt) jobq.Outcom
 		}
 		if err == nil {
 			var enc []jobq.Job
-			if enc, err = encodeAll(jobs); err == nil {
+			if enc, err = d.encodeAll(jobs); err == nil {
 				return jobq.Outcome{Push: enc}
 			}
 		}
@@ -222,6 +308,9 @@ func (d *Dispatcher) runDurable(ctx context.Context, a jobq.Attempt) jobq.Outcom
 			if j.ch.Type == Teams {
 				interval = durableTeamsInterval
 			}
+			if j.ch.usesTeamsBot() {
+				interval = durableTeamsBotInterval
+			}
 			wait, terr := a.Turn(ctx, key, interval)
 			if terr != nil {
 				return jobq.Outcome{Err: terr}
@@ -230,6 +319,7 @@ func (d *Dispatcher) runDurable(ctx context.Context, a jobq.Attempt) jobq.Outcom
 				return jobq.Outcome{Snooze: wait}
 			}
 		}
+		sent = 1
 		rc, err = d.send(ctx, j)
 	}
 	if err == nil {
@@ -255,10 +345,28 @@ func (d *Dispatcher) runDurable(ctx context.Context, a jobq.Attempt) jobq.Outcom
 		// backoff, so its other jobs wait rather than fail too.
 		out.HoldKey = key
 	}
+	status := deliveryPending
 	if out.Permanent {
+		status = deliveryFailed
 		out.Done = func(error) { d.finishStored(ctx, j, Receipt{}, err) }
 	}
+	out.Log = d.tryLog(a, status, err, sent)
 	return out
+}
+
+// runSweepJob is a try of the periodic sweep job (DispatcherOptions.Sweep).
+// A failed sweep is logged and the job completes all the same: the next
+// tick is its retry. Only a stop (or the queue's JobTimeout) puts it
+// back, for the next start to finish.
+func (d *Dispatcher) runSweepJob(ctx context.Context) jobq.Outcome {
+	if d.o.Sweep == nil {
+		return jobq.Outcome{} // a replica without a Sweep: nothing to do
+	}
+	d.sweep(ctx)
+	if err := ctx.Err(); err != nil {
+		return jobq.Outcome{Err: err}
+	}
+	return jobq.Outcome{}
 }
 
 // givesUp reports whether the retries of a are over.
@@ -270,7 +378,8 @@ func (d *Dispatcher) givesUp(a jobq.Attempt) bool {
 // approval request, the copy to record and, should the request have been
 // decided meanwhile, the update of that copy.
 func (d *Dispatcher) succeeded(ctx context.Context, a jobq.Attempt, j *job, rc Receipt) jobq.Outcome {
-	out := jobq.Outcome{Done: func(error) { d.finishStored(ctx, j, rc, nil) }}
+	out := jobq.Outcome{Done: func(error) { d.finishStored(ctx, j, rc, nil) },
+		Log: d.tryLog(a, deliveryDelivered, nil, 1)}
 	ar, ok := deref(j.event).(ApprovalRequested)
 	if j.kind != jobPost || !ok || d.o.Posts == nil {
 		return out
@@ -280,8 +389,9 @@ func (d *Dispatcher) succeeded(ctx context.Context, a jobq.Attempt, j *job, rc R
 	out.Copy = &jobq.Copy{ApprovalID: p.ApprovalID, OrgID: p.OrgID, ChannelID: p.ChannelID,
 		ChannelType: string(p.ChannelType), Receipt: raw, PostedAt: p.PostedAt}
 	if kind, ok := updateKind(j.ch, p); ok {
-		if e, err := (&job{kind: kind, orgID: j.orgID, ch: j.ch, post: p}).encode(); err == nil {
-			out.IfDecided = []jobq.Job{e}
+		uj := &job{kind: kind, orgID: j.orgID, ch: j.ch, post: p, request: ar.Request}
+		if e, err := uj.encode(); err == nil {
+			out.IfDecided = []jobq.Job{d.withLog(uj, e)}
 		}
 	}
 	return out

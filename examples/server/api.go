@@ -102,11 +102,17 @@ func (a *app) createApproval(w http.ResponseWriter, r *http.Request) {
 		a.writeErr(w, r, err)
 		return
 	}
-	if err := a.dispatcher.Enqueue(u.OrgID, notify.ApprovalRequested{Request: created}); err != nil {
-		// The request exists; only its notification could not be queued.
-		// Say so rather than pretend it went out.
-		a.logger.Error("approval request created but not queued for delivery", "approval_id", created.ID, "err", err)
-		w.Header().Set("X-Delivery-Error", "notification not queued: "+err.Error())
+	// On SQLite and PostgreSQL the store handed the notifications over in
+	// Create's own transaction (the durable queue's fan-out job): the 201
+	// below means they will be made, even if the process dies now. In
+	// memory they are queued here.
+	if !a.durable {
+		if err := a.dispatcher.Enqueue(u.OrgID, notify.ApprovalRequested{Request: created}); err != nil {
+			// The request exists; only its notification could not be
+			// queued. Say so rather than pretend it went out.
+			a.logger.Error("approval request created but not queued for delivery", "approval_id", created.ID, "err", err)
+			w.Header().Set("X-Delivery-Error", "notification not queued: "+err.Error())
+		}
 	}
 	w.Header().Set("Location", a.basePath+"/v1/approvals/"+created.ID)
 	writeJSON(w, http.StatusCreated, created)

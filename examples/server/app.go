@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/chatnotify/chatnotify/approval"
@@ -58,7 +59,13 @@ type app struct {
 	// headers start with it.
 	basePath   string
 	sweepEvery time.Duration // EXPIRY_SWEEP_INTERVAL; 0: no sweep
-	sweeper    *sweeper      // the running expiry sweep (expiry.go)
+	sweeper    *sweeper      // the running expiry sweep, in memory (expiry.go)
+	// durable: the store is SQLite or PostgreSQL, and the dispatcher uses
+	// its durable queue (jobs in the database, handed over in the
+	// store's transactions); the expiry sweep is then the dispatcher's
+	// periodic job, which runs once sweepOn is set (expiry.go).
+	durable bool
+	sweepOn atomic.Bool
 }
 
 // newApp opens the store and wires chatnotify's pieces together.
@@ -132,12 +139,21 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 	if err != nil {
 		return nil, err
 	}
-	a.dispatcher, err = notify.NewDispatcher(a.store, sender, &notify.DispatcherOptions{
+	dopts := &notify.DispatcherOptions{
 		Posts:      a.store,              // remembers where each request was posted
 		Approvals:  a.store,              // catches decisions made while a post is in flight
 		Deliveries: a.store.Deliveries(), // the deliveries log admins see in the settings API
 		Logger:     logger,
-	})
+		// On SQLite and PostgreSQL, deliveries are jobs in the database:
+		// they survive a crash or a restart and are retried for 24 hours.
+		Durable: a.durable,
+	}
+	if a.durable && a.sweepEvery > 0 {
+		// The expiry sweep as a periodic job: once per tick across every
+		// replica on the database.
+		dopts.Sweep, dopts.SweepInterval = a.sweepDurable, a.sweepEvery
+	}
+	a.dispatcher, err = notify.NewDispatcher(a.store, sender, dopts)
 	if err != nil {
 		return nil, err
 	}
@@ -239,11 +255,15 @@ func (a *app) slackOrg(ctx context.Context, teamID, channelID string) (string, e
 	return defaultOrg, nil
 }
 
-// Close stops the expiry sweep, drains the dispatcher (queued posts,
-// copy updates, Slack answers) until ctx is done, and only then closes
+// Close stops the expiry sweep and the dispatcher, and only then closes
 // the store, which the dispatcher's workers use until they have
 // returned. Call it after http.Server.Shutdown, so that no handler is
-// still handing work over.
+// still handing work over. In memory, the dispatcher drains its queue
+// (posts, copy updates, Slack answers) until ctx is done, and what is
+// left then is lost. On the durable queue, the deliveries in flight
+// finish until shortly before ctx's deadline (those still running then
+// are cancelled) and everything else stays in the database for the next
+// start: nothing is lost, and Close returns nil.
 func (a *app) Close(ctx context.Context) error {
 	a.stopExpirySweeper(ctx)
 	err := a.dispatcher.Close(ctx)
@@ -296,18 +316,18 @@ func (a *app) openStore(ctx context.Context) error {
 		if path == "" {
 			return errors.New("DATABASE_URL: sqlite: needs a file path, such as sqlite:chatnotify.db")
 		}
-		s, err := sqlite.Open(ctx, path, &sqlite.Options{SecretKey: key})
+		s, err := sqlite.Open(ctx, path, &sqlite.Options{SecretKey: key, Logger: a.logger})
 		if err != nil {
 			return fmt.Errorf("opening the SQLite database of DATABASE_URL: %w", err)
 		}
-		a.store, a.closeStore = s, s.Close
+		a.store, a.closeStore, a.durable = s, s.Close, true
 		return nil
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		s, err := postgres.Open(ctx, dsn, &postgres.Options{SecretKey: key})
+		s, err := postgres.Open(ctx, dsn, &postgres.Options{SecretKey: key, Logger: a.logger})
 		if err != nil {
 			return fmt.Errorf("opening the PostgreSQL database of DATABASE_URL: %w", err)
 		}
-		a.store, a.closeStore = s, s.Close
+		a.store, a.closeStore, a.durable = s, s.Close, true
 		return nil
 	}
 	return errors.New("DATABASE_URL must be memory:, sqlite:PATH, or a postgres:// or postgresql:// URL")

@@ -35,7 +35,16 @@ type sweeper struct {
 // rewritten without waiting for a click (approval.Service.ExpireDue; safe
 // with several replicas on one database). It does nothing when the
 // interval is 0 or the sweep already runs. [app.Close] stops it.
+//
+// On the durable queue the sweep is the dispatcher's periodic job
+// (notify.DispatcherOptions.Sweep), which River's elected leader inserts
+// once per tick across the replicas; this only lets it start working
+// (sweepDurable), once the server serves.
 func (a *app) startExpirySweeper() {
+	if a.durable {
+		a.sweepOn.Store(a.sweepEvery > 0)
+		return
+	}
 	if a.sweepEvery <= 0 || a.sweeper != nil {
 		return
 	}
@@ -68,11 +77,23 @@ func (a *app) sweepOnce(ctx context.Context) {
 	}
 }
 
+// sweepDurable is the dispatcher's Sweep on the durable queue: one
+// batch, as sweepOnce, once startExpirySweeper has run. The expiries'
+// chat updates are handed over in their own transactions.
+func (a *app) sweepDurable(ctx context.Context) error {
+	if a.sweepOn.Load() {
+		a.sweepOnce(ctx)
+	}
+	return nil
+}
+
 // stopExpirySweeper stops the sweep: it lets a sweep in progress finish
 // until ctx is done, then aborts it, and waits for the loop to return.
 // The expiries it made have queued their chat updates by then, for the
-// dispatcher to drain.
+// dispatcher to drain. (On the durable queue, the dispatcher's Close
+// stops the periodic job; this only keeps it from starting another run.)
 func (a *app) stopExpirySweeper(ctx context.Context) {
+	a.sweepOn.Store(false)
 	sw := a.sweeper
 	if sw == nil {
 		return

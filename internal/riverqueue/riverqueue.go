@@ -20,7 +20,11 @@
 //     then; a 429 or a server error pushes the slot forward, so a failing
 //     destination holds at most one worker;
 //   - completion in one transaction with the job's effects: the copy it
-//     recorded and the jobs it leads to (river.JobCompleteTx).
+//     recorded, the jobs it leads to and its entry in the deliveries log
+//     (river.JobCompleteTx); a new job's entry is created in the
+//     transaction inserting it;
+//   - the expiry sweep as a periodic job (Every), and the atomic retry of
+//     a failed delivery (Requeue).
 package riverqueue
 
 import (
@@ -30,6 +34,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -60,6 +65,15 @@ type Store[TTx any] interface {
 	ReserveSlot(ctx context.Context, key string, interval time.Duration) (time.Time, error)
 	// Hold pushes key's next slot to at least until.
 	Hold(ctx context.Context, key string, until time.Time) error
+	// LogTx writes logs to the deliveries log in tx: a new delivery
+	// (IsNew) is inserted pending unless one has its ID already; the end
+	// of a try updates the delivery (adding its Attempts, keeping its
+	// first failure's time).
+	LogTx(ctx context.Context, tx TTx, logs ...jobq.Log) error
+	// RequeueTx sets the delivery id of orgID from failed to pending in
+	// tx (Reason and Code cleared, UpdatedAt at), and reports whether it
+	// was failed.
+	RequeueTx(ctx context.Context, tx TTx, orgID, id string, at time.Time) (bool, error)
 	// SealSecret and OpenSecret protect a job's Secret at rest (with the
 	// store's SecretKey; as is without one). ad binds it to its job.
 	SealSecret(plain, ad string) string
@@ -80,7 +94,8 @@ type Config struct {
 	// RetryBase and RetryCap shape the backoff (5 s doubling up to 15 min).
 	RetryBase, RetryCap time.Duration
 	// SoftStopTimeout is how long Stop lets running jobs finish before
-	// cancelling them (they go back to available); 10 s.
+	// cancelling them (they go back to available), when Stop's ctx has no
+	// deadline; 10 s. With a deadline, Stop uses it (see Stop).
 	SoftStopTimeout time.Duration
 	// MaxAttempts (200) is far beyond the Dispatcher's horizon.
 	MaxAttempts int
@@ -96,10 +111,16 @@ type Queue[TTx any] struct {
 	store  Store[TTx]
 	cfg    Config
 
-	mu      sync.Mutex
-	client  *river.Client[TTx]
-	started bool
-	stopped bool
+	mu       sync.Mutex
+	client   *river.Client[TTx]
+	started  bool
+	periodic []periodicJob // see Every
+}
+
+// periodicJob is a job kind inserted every interval (see Every).
+type periodicJob struct {
+	kind     string
+	interval time.Duration
 }
 
 // New returns a Queue on driver, whose database is store's. It starts
@@ -139,6 +160,27 @@ type args struct {
 
 func (a args) Kind() string { return kindPrefix + a.kind }
 
+// inFlightStates are the states of a job not finished yet: a periodic
+// job is not inserted again while one is in them, so a slow run is not
+// doubled by the next tick. (River requires available, pending, running
+// and scheduled in any unique set.)
+var inFlightStates = []rivertype.JobState{
+	rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
+	rivertype.JobStateRunning, rivertype.JobStateScheduled,
+}
+
+// Every implements [jobq.Periodic]: River's periodic job, which only the
+// elected leader among the clients on the database inserts. Calls after
+// Start are ignored.
+func (q *Queue[TTx]) Every(kind string, interval time.Duration) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.started || interval <= 0 {
+		return
+	}
+	q.periodic = append(q.periodic, periodicJob{kind: kind, interval: interval})
+}
+
 // uniqueStates is every state: a unique job is inserted once, ever (as
 // long as River retains it: completed jobs for 24 h).
 var uniqueStates = []rivertype.JobState{
@@ -147,12 +189,14 @@ var uniqueStates = []rivertype.JobState{
 	rivertype.JobStateRunning, rivertype.JobStateScheduled,
 }
 
-// Started reports whether Start has run (and Stop has not): the store
-// inserts its hand-off jobs only then.
+// Started reports whether Start has run, even if Stop has since: the
+// store inserts its hand-off jobs from then on, so that a request created
+// after Stop (a handler finishing during shutdown) is handed over to the
+// next start rather than left without its notifications.
 func (q *Queue[TTx]) Started() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.started && !q.stopped
+	return q.started
 }
 
 // Start implements [jobq.Queue].
@@ -167,6 +211,16 @@ func (q *Queue[TTx]) Start(ctx context.Context, run jobq.Run) error {
 	for _, k := range jobq.Kinds {
 		river.AddWorkerArgs(workers, args{kind: k}, river.Worker[args](w))
 	}
+	var periodic []*river.PeriodicJob
+	for _, p := range q.periodic {
+		if !slices.Contains(jobq.Kinds, p.kind) {
+			river.AddWorkerArgs(workers, args{kind: p.kind}, river.Worker[args](w))
+		}
+		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(p.interval),
+			func() (river.JobArgs, *river.InsertOpts) {
+				return args{kind: p.kind}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: inFlightStates}}
+			}, &river.PeriodicJobOpts{RunOnStart: true}))
+	}
 	client, err := river.NewClient(q.driver, &river.Config{
 		Schema:               q.cfg.Schema,
 		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: q.cfg.MaxWorkers}},
@@ -175,10 +229,11 @@ func (q *Queue[TTx]) Start(ctx context.Context, run jobq.Run) error {
 		FetchPollInterval:    q.cfg.FetchPollInterval,
 		JobTimeout:           q.cfg.JobTimeout,
 		RescueStuckJobsAfter: q.cfg.RescueStuckJobsAfter,
-		SoftStopTimeout:      q.cfg.SoftStopTimeout,
-		MaxAttempts:          q.cfg.MaxAttempts,
-		RetryPolicy:          retryPolicy{base: q.cfg.RetryBase, cap: q.cfg.RetryCap},
-		Logger:               q.cfg.Logger,
+		// No SoftStopTimeout: Stop applies its own window, from its ctx.
+		MaxAttempts:  q.cfg.MaxAttempts,
+		PeriodicJobs: periodic,
+		RetryPolicy:  retryPolicy{base: q.cfg.RetryBase, cap: q.cfg.RetryCap},
+		Logger:       q.cfg.Logger,
 	})
 	if err != nil {
 		return fmt.Errorf("riverqueue: %w", err)
@@ -188,33 +243,75 @@ func (q *Queue[TTx]) Start(ctx context.Context, run jobq.Run) error {
 			return err
 		}
 	}
+	// Set before the workers start: they read it without the lock.
+	q.client = client
 	if err := client.Start(context.WithoutCancel(ctx)); err != nil {
+		q.client = nil
 		return fmt.Errorf("riverqueue: starting: %w", err)
 	}
-	q.client, q.started = client, true
+	q.started = true
 	return nil
 }
 
-// Stop implements [jobq.Queue]: River stops fetching, waits for the
-// running jobs up to SoftStopTimeout, then cancels them (they return to
-// available with their attempt restored). If ctx ends first, the running
-// jobs are cancelled at once.
+// Stop implements [jobq.Queue]: River stops fetching and lets the running
+// tries finish until shortly before ctx's deadline (stopMargin before it;
+// SoftStopTimeout when ctx has none), then cancels them: a try cancelled
+// so goes back to available with its attempt restored, for the next start
+// (or another replica) to make. Stop returns nil once no try runs any
+// more, cancelled ones included; if the tries still run stopWait after
+// ctx has ended (a worker ignoring its context), it gives up and returns
+// an error: the database must then stay open. Stop may be called again,
+// and concurrently; each call returns when the queue has stopped.
 func (q *Queue[TTx]) Stop(ctx context.Context) error {
 	q.mu.Lock()
 	c := q.client
-	already := q.stopped
-	q.stopped = true
 	q.mu.Unlock()
-	if c == nil || already {
+	if c == nil {
 		return nil
 	}
-	err := c.Stop(ctx)
-	if err != nil && ctx.Err() != nil {
-		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		return errors.Join(err, c.StopAndCancel(cctx))
+	select {
+	case <-c.Stopped():
+		return nil
+	default:
 	}
-	return err
+	soft, cancel := q.softStop(ctx)
+	defer cancel()
+	if err := c.Stop(soft); err == nil {
+		return nil
+	}
+	// The window is over: cancel the running tries, and wait for them to
+	// return, which they do promptly (their work honours ctx; a completion
+	// under way is bounded by its own timeout).
+	q.cfg.Logger.WarnContext(ctx, "riverqueue: stopping: cancelling the running deliveries; they stay queued for the next start")
+	hard, cancelHard := context.WithTimeout(context.WithoutCancel(ctx), stopWait)
+	defer cancelHard()
+	go func() { _ = c.StopAndCancel(hard) }()
+	select {
+	case <-c.Stopped():
+		return nil
+	case <-hard.Done():
+		return errors.New("riverqueue: deliveries still running after the stop window; the database must stay open")
+	}
+}
+
+// stopMargin is the part of Stop's window kept for cancelling the tries
+// still running and recording that they go back to the queue; stopWait
+// bounds how long Stop waits for them once cancelled.
+const (
+	stopMargin = 2 * time.Second
+	stopWait   = 15 * time.Second
+)
+
+// softStop returns the context of Stop's graceful part: ctx less
+// stopMargin (or a quarter of what is left, when that is shorter), or
+// SoftStopTimeout when ctx has no deadline.
+func (q *Queue[TTx]) softStop(ctx context.Context) (context.Context, context.CancelFunc) {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return context.WithTimeout(ctx, q.cfg.SoftStopTimeout)
+	}
+	margin := min(stopMargin, time.Until(dl)/4)
+	return context.WithDeadline(ctx, dl.Add(-margin))
 }
 
 // Push implements [jobq.Queue] for TTx = *sql.Tx (the stores' case)
@@ -229,11 +326,78 @@ func (q *Queue[TTx]) PushTx(ctx context.Context, tx TTx, jobs ...jobq.Job) error
 	if c == nil {
 		return errors.New("riverqueue: not started")
 	}
-	_, err := c.InsertManyTx(ctx, tx, q.params(jobs))
-	if err != nil {
+	return q.insertTx(ctx, c, tx, jobs)
+}
+
+// insertTx inserts jobs and their new deliveries (Job.Log) in tx.
+func (q *Queue[TTx]) insertTx(ctx context.Context, c *river.Client[TTx], tx TTx, jobs []jobq.Job) error {
+	if _, err := c.InsertManyTx(ctx, tx, q.params(jobs)); err != nil {
 		return fmt.Errorf("riverqueue: inserting jobs: %w", err)
 	}
+	var logs []jobq.Log
+	for _, j := range jobs {
+		if j.Log != nil {
+			logs = append(logs, *j.Log)
+		}
+	}
+	if len(logs) > 0 {
+		if err := q.store.LogTx(ctx, tx, logs...); err != nil {
+			return logError{err}
+		}
+	}
 	return nil
+}
+
+// Requeue implements [jobq.Requeuer].
+func (q *Queue[TTx]) Requeue(ctx context.Context, orgID, id string, at time.Time, job jobq.Job) (bool, error) {
+	q.mu.Lock()
+	c := q.client
+	q.mu.Unlock()
+	if c == nil {
+		return false, errors.New("riverqueue: not started")
+	}
+	tx, err := q.store.Begin(ctx)
+	if err != nil {
+		return false, err
+	}
+	won, err := q.store.RequeueTx(ctx, tx, orgID, id, at)
+	if err == nil && won {
+		err = q.insertTx(ctx, c, tx, []jobq.Job{job})
+	}
+	if err != nil || !won {
+		_ = q.store.Rollback(tx)
+		return false, err
+	}
+	if err := q.store.Commit(tx); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// log writes the end of a try that did not complete its job, in a
+// transaction of its own. A failure is logged, never returned: the log
+// never decides a delivery.
+func (q *Queue[TTx]) log(ctx context.Context, l *jobq.Log) {
+	if l == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	err := func() error {
+		tx, err := q.store.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		if err := q.store.LogTx(ctx, tx, *l); err != nil {
+			_ = q.store.Rollback(tx)
+			return err
+		}
+		return q.store.Commit(tx)
+	}()
+	if err != nil {
+		q.cfg.Logger.ErrorContext(ctx, "riverqueue: could not save a delivery in the deliveries log; the delivery goes on",
+			"org_id", l.OrgID, "delivery_id", l.ID, "status", l.Status, "err", err)
+	}
 }
 
 // PushOwnTx inserts jobs in a transaction of the store's.
@@ -340,11 +504,14 @@ func (w *worker[TTx]) Work(ctx context.Context, job *river.Job[args]) error {
 		// Stopping (or JobTimeout): River puts the job back, or retries it.
 		return ctx.Err()
 	case out.Err != nil && out.Permanent:
+		q.log(ctx, out.Log)
 		done(out.Err)
 		return river.JobCancel(out.Err)
 	case out.Snooze > 0:
+		q.log(ctx, out.Log)
 		return river.JobSnooze(out.Snooze)
 	case out.Err != nil:
+		q.log(ctx, out.Log)
 		return out.Err
 	}
 	if err := w.complete(ctx, job, out); err != nil {
@@ -355,13 +522,38 @@ func (w *worker[TTx]) Work(ctx context.Context, job *river.Job[args]) error {
 }
 
 // complete records the try's effects and completes the job in one
-// transaction.
+// transaction. The deliveries log never decides a delivery: should its
+// writes fail, the completion is made again without them (and the end of
+// the try written after it), rather than the job retried and its message
+// sent twice.
 func (w *worker[TTx]) complete(ctx context.Context, job *river.Job[args], out jobq.Outcome) error {
-	q := w.q
 	// The platform has answered: finish even if the job's context is
 	// being cancelled, so the copy is not sent twice.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
+	err := w.completeTx(ctx, job, out, true)
+	var le logError
+	if !errors.As(err, &le) {
+		return err
+	}
+	w.q.cfg.Logger.ErrorContext(ctx, "riverqueue: could not save the deliveries log with a job's completion; completing it without",
+		"err", le.err)
+	if err := w.completeTx(ctx, job, out, false); err != nil {
+		return err
+	}
+	w.q.log(ctx, out.Log)
+	return nil
+}
+
+// logError is a failed write to the deliveries log.
+type logError struct{ err error }
+
+func (e logError) Error() string { return e.err.Error() }
+
+// completeTx is complete's transaction, with the deliveries log's writes
+// when withLog is set.
+func (w *worker[TTx]) completeTx(ctx context.Context, job *river.Job[args], out jobq.Outcome, withLog bool) error {
+	q := w.q
 	tx, err := q.store.Begin(ctx)
 	if err != nil {
 		return err
@@ -377,10 +569,22 @@ func (w *worker[TTx]) complete(ctx context.Context, job *river.Job[args], out jo
 			push = append(push, out.IfDecided...)
 		}
 	}
+	if !withLog {
+		push = slices.Clone(push)
+		for i := range push {
+			push[i].Log = nil
+		}
+	}
 	if len(push) > 0 {
-		if _, err := q.client.InsertManyTx(ctx, tx, q.params(push)); err != nil {
+		if err := q.insertTx(ctx, q.client, tx, push); err != nil {
 			_ = q.store.Rollback(tx)
-			return fmt.Errorf("riverqueue: inserting jobs: %w", err)
+			return err
+		}
+	}
+	if out.Log != nil && withLog {
+		if err := q.store.LogTx(ctx, tx, *out.Log); err != nil {
+			_ = q.store.Rollback(tx)
+			return logError{err}
 		}
 	}
 	if _, err := river.JobCompleteTx[riverdriver.Driver[TTx]](ctx, tx, job); err != nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/chatnotify/chatnotify/internal/jobq"
 	"github.com/chatnotify/chatnotify/notify"
 )
 
@@ -208,4 +209,68 @@ func (s *Store) scanDelivery(row scanner) (notify.Delivery, error) {
 		d.Retry = json.RawMessage(retry.String)
 	}
 	return d, nil
+}
+
+// The durable queue's writes to the deliveries log (riverqueue's LogTx
+// and RequeueTx), made in the transaction of the job they go with. They
+// are not SaveDelivery's read-modify-write: a new delivery is inserted
+// unless one has its ID (a unique job queued twice must not reset the
+// delivery it shares), and the end of a try adds to the stored attempts
+// and keeps the first failure's time, so no read is needed in the
+// transaction.
+const (
+	logNewQuery = `INSERT INTO chatnotify_deliveries (` + deliveryColumns + `)
+		VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, '', '', ?, ?, NULL, NULL, ?)
+		ON CONFLICT (org_id, id) DO NOTHING`
+	logTryQuery = `UPDATE chatnotify_deliveries SET status = ?, attempts = attempts + ?, reason = ?, code = ?,
+		updated_at = ?, delivered_at = COALESCE(?, delivered_at), first_failed_at = COALESCE(first_failed_at, ?)
+		WHERE org_id = ? AND id = ?`
+	requeueQuery = `UPDATE chatnotify_deliveries SET status = 'pending', reason = '', code = '', updated_at = ?
+		WHERE org_id = ? AND id = ? AND status = 'failed'`
+)
+
+// execer is a *sql.DB or a *sql.Tx.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// logTx writes the deliveries log entries of the durable queue in q.
+func (s *Store) logTx(ctx context.Context, q execer, logs ...jobq.Log) error {
+	for _, l := range logs {
+		at := s.t(s.timeArg(l.At))
+		var err error
+		if l.IsNew() {
+			var retry any
+			if l.Retry != nil {
+				retry = string(l.Retry)
+			}
+			_, err = q.ExecContext(ctx, s.q(logNewQuery), l.OrgID, l.ID, l.ChannelID, l.Event, l.ApprovalID, l.Op, at, at, retry)
+		} else {
+			var delivered, failed any
+			if l.Status == "delivered" {
+				delivered = at
+			} else if l.Reason != "" {
+				failed = at
+			}
+			_, err = q.ExecContext(ctx, s.q(logTryQuery), l.Status, l.Attempts, l.Reason, l.Code, at, delivered, failed, l.OrgID, l.ID)
+		}
+		if err != nil {
+			return s.dbError("saving a delivery", err)
+		}
+	}
+	return nil
+}
+
+// requeueTx sets a failed delivery back to pending in q, and reports
+// whether it was failed: of concurrent callers, one sees a row changed.
+func (s *Store) requeueTx(ctx context.Context, q execer, orgID, id string, at time.Time) (bool, error) {
+	res, err := q.ExecContext(ctx, s.q(requeueQuery), s.t(s.timeArg(at)), orgID, id)
+	if err != nil {
+		return false, s.dbError("retrying a delivery", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, s.dbError("retrying a delivery", err)
+	}
+	return n == 1, nil
 }

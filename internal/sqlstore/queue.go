@@ -18,6 +18,13 @@ import (
 //
 //	CreateApproval: INSERT request + the fan_out job, one transaction
 //	DecideApproval: UPDATE request + the decided job, one transaction
+//	                (a decision and an expiry alike)
+//
+// The audit entry of a decision and the answer to a Slack click's
+// response_url are not in DecideApproval's transaction: approval.Service
+// writes the entry after it, and the Slack handler's FollowUp queues the
+// answer (PushOwnTx) after it, each in a transaction of its own (see
+// notify/durable.go for what a crash between them costs).
 //
 // once a Dispatcher has started the queue ([Store.DeliveryQueue]); before
 // that, nothing would work the jobs, and the store inserts none. The
@@ -221,6 +228,14 @@ func (r riverStore) Hold(ctx context.Context, key string, until time.Time) error
 		return s.dbError("holding a destination", err)
 	}
 	return nil
+}
+
+func (r riverStore) LogTx(ctx context.Context, tx *sql.Tx, logs ...jobq.Log) error {
+	return r.s.logTx(ctx, tx, logs...)
+}
+
+func (r riverStore) RequeueTx(ctx context.Context, tx *sql.Tx, orgID, id string, at time.Time) (bool, error) {
+	return r.s.requeueTx(ctx, tx, orgID, id, at)
 }
 
 // SealSecret keeps a job's credential encrypted at rest with the store's
