@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chatnotify/chatnotify/internal/httpjson"
+	"github.com/chatnotify/chatnotify/internal/teamsmsg"
 	"github.com/chatnotify/chatnotify/teams"
 )
 
@@ -130,8 +131,10 @@ type teamsBotHandler struct {
 // for a missing data action) is answered 200 with an
 // AdaptiveCardInvokeResponse whose card, version 1.5, replaces the
 // clicked one in place: "**APPROVED** by <name>" on green or
-// "**DENIED** by <name>" on red, with the reviewer and time and no
-// buttons. Teams retries an invoke answered late, and reviewers click
+// "**DENIED** by <name>" on red, with the reviewer, time, review notes,
+// risk and request ID, and no buttons. It is the very card notify then
+// puts over every bot copy of the request, the clicked one included, so
+// the card does not change a second time. Teams retries an invoke answered late, and reviewers click
 // twice: a click on a request decided before answers the same card,
 // showing the decision on record, and decides nothing. An expired
 // request answers "Approval request has expired" on amber; an unknown
@@ -429,7 +432,7 @@ func (h *teamsBotHandler) invoke(w http.ResponseWriter, r *http.Request, a *botA
 		return
 	}
 	req, err := h.svc.Review(ctx, org, id, d, rv, SourceTeams)
-	res, ok := botOutcome(req, err)
+	card, ok := botOutcome(req, err)
 	if !ok {
 		if teamsStatus(err) == http.StatusInternalServerError {
 			h.log.ErrorContext(ctx, "teams bot: decision failed", "err", err, "org_id", org, "approval_id", id)
@@ -437,30 +440,46 @@ func (h *teamsBotHandler) invoke(w http.ResponseWriter, r *http.Request, a *botA
 		botMessage(w, Message(err))
 		return
 	}
-	card := teams.ResultCard(res)
-	card.Version = teamsBotCardVersion
 	httpjson.Write(w, http.StatusOK, teams.NewInvokeResponse(card))
 }
 
-// botOutcome is the card that shows the result of Service.Review to the
-// bot's clicker, and false when the card is to stay as it is (a refused
-// reviewer, a failure). A request decided before shows its decision, as
-// the first click's answer did.
-func botOutcome(r Request, err error) (teams.Result, bool) {
-	status, res := teamsOutcome(r, err)
-	switch {
-	case status == http.StatusOK, status == http.StatusNotFound:
-		return res, true
-	case errors.Is(err, ErrNotPending) && (r.Status == StatusApproved || r.Status == StatusDenied):
-		at := time.Time{}
-		if r.ReviewedAt != nil {
-			at = *r.ReviewedAt
-		}
-		return teams.DecisionResult(r.Title, r.Status == StatusApproved, r.ReviewedBy, at), true
+// botOutcome is the card, version 1.5, that shows the result of
+// Service.Review to the bot's clicker, and false when the card is to
+// stay as it is (a refused reviewer, a failure). A decided or expired
+// request shows internal/teamsmsg's result card, the one notify puts
+// over every copy of the request (the clicked one included), so the
+// card the click replaces and the copies show the same; a request
+// decided before shows its decision, as the first click's answer did. A
+// request not found (or another organisation's) shows nothing of it.
+func botOutcome(r Request, err error) (teams.Card, bool) {
+	var c teams.Card
+	switch status, res := teamsOutcome(r, err); {
+	case status == http.StatusNotFound:
+		c = teams.ResultCard(res)
+	case err == nil,
+		errors.Is(err, ErrNotPending) && (r.Status == StatusApproved || r.Status == StatusDenied),
+		errors.Is(err, ErrExpired) && r.Status == StatusExpired:
+		c = teamsmsg.ResultCard(resultOutcome(r))
 	case errors.Is(err, ErrExpired):
-		return res, true
+		c = teams.ResultCard(res) // past its deadline, not yet recorded as expired
+	default:
+		return teams.Card{}, false
 	}
-	return teams.Result{}, false
+	c.Version = teamsBotCardVersion
+	return c, true
+}
+
+// resultOutcome is what the result card shows of r.
+func resultOutcome(r Request) teamsmsg.Outcome {
+	var at time.Time
+	if r.ReviewedAt != nil {
+		at = *r.ReviewedAt
+	}
+	return teamsmsg.Outcome{
+		ID: r.ID, Title: r.Title, Status: string(r.Status),
+		ReviewedBy: r.ReviewedBy, ReviewedAt: at, Notes: r.ReviewNotes,
+		RiskScore: r.RiskScore, RiskLevel: r.RiskLevel(),
+	}
 }
 
 // submit handles a message activity: an Action.Submit fallback click when

@@ -352,15 +352,16 @@ func (a invokeAnswer) facts() []teams.Fact {
 // TestTeamsBotInvokeDecides: an Action.Execute click decides through the
 // Service with the verified Teams identity, audits it, hands the
 // decision over for the other copies, and answers the result card that
-// replaces the clicked one: green approved or red denied, reviewer and
-// time, no buttons.
+// replaces the clicked one: green approved or red denied, reviewer,
+// time, notes, risk and request ID (the card notify puts over every
+// copy), no buttons.
 func TestTeamsBotInvokeDecides(t *testing.T) {
 	for _, tc := range []struct {
-		verb, style, status string
-		st                  approval.Status
+		verb, style, status, notes string
+		st                         approval.Status
 	}{
-		{"approve", "good", "**APPROVED** by Jane Doe", approval.StatusApproved},
-		{"deny", "attention", "**DENIED** by Jane Doe", approval.StatusDenied},
+		{"approve", "good", "**APPROVED** by Jane Doe", "Approved by Jane Doe via Teams", approval.StatusApproved},
+		{"deny", "attention", "**DENIED** by Jane Doe", "Denied by Jane Doe via Teams", approval.StatusDenied},
 	} {
 		t.Run(tc.verb, func(t *testing.T) {
 			f := newBotFixture(t, nil)
@@ -368,7 +369,10 @@ func TestTeamsBotInvokeDecides(t *testing.T) {
 			a := card(t, f.send(invoke(jane, botTenant, tc.verb, "req-42")))
 			assert.Equal(t, tc.style, a.style())
 			assert.Equal(t, tc.status, a.status())
-			assert.Equal(t, []teams.Fact{{Title: "Reviewer", Value: "Jane Doe"}, {Title: "Time", Value: "2026-03-01 12:00 UTC"}}, a.facts())
+			assert.Equal(t, []teams.Fact{
+				{Title: "Reviewer", Value: "Jane Doe"}, {Title: "Time", Value: "2026-03-01 12:00 UTC"},
+				{Title: "Notes", Value: tc.notes}, {Title: "Risk", Value: "85 (high)"}, {Title: "Request ID", Value: "req-42"},
+			}, a.facts())
 
 			r := f.get("org-1", "req-42")
 			assert.Equal(t, tc.st, r.Status)

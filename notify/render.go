@@ -9,6 +9,7 @@ import (
 
 	"github.com/chatnotify/chatnotify/approval"
 	"github.com/chatnotify/chatnotify/internal/chattext"
+	"github.com/chatnotify/chatnotify/internal/teamsmsg"
 )
 
 // tone is how urgent something looks on both platforms: a word, a Slack
@@ -106,26 +107,10 @@ func cleanText(s string) string { return chattext.Clean(s) }
 func oneLine(s string) string { return chattext.OneLine(s) }
 
 // cut shortens s to at most n characters (runes), ending with "…" when it
-// had to cut. n < 1 yields "". It is the one cut of Teams texts (which
-// are cut before [teams.EscapeMarkdown], so an escape is never split);
-// Slack texts are cut by [slackmsg.Escape], after escaping.
-func cut(s string, n int) string {
-	if n < 1 {
-		return ""
-	}
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	i, k := 0, 0
-	for j := range s {
-		if k == n-1 {
-			i = j
-			break
-		}
-		k++
-	}
-	return s[:i] + "…"
-}
+// had to cut: the one cut of Teams texts (internal/teamsmsg), which are
+// cut before [teams.EscapeMarkdown], so an escape is never split. Slack
+// texts are cut by [slackmsg.Escape], after escaping.
+func cut(s string, n int) string { return teamsmsg.Cut(s, n) }
 
 // emptyTestText replaces a test message with nothing to show: Slack
 // refuses an empty message (no_text).

@@ -57,7 +57,9 @@ func renderTeamsBot(ev Event, o teamsRender, tenant string) ([]byte, error) {
 // teamsBotDecided renders the message activity that replaces a bot copy
 // of the decided request r (with PUT), or, for a copy whose activity ID
 // is unknown, follows it: the result card of teamsDecided, version 1.5,
-// without buttons.
+// without buttons. It is the card the bot's messaging endpoint (package
+// approval) answered the click with (internal/teamsmsg renders both), so
+// the PUT over the clicked copy changes nothing Teams shows.
 func teamsBotDecided(r approval.Request, tenant string) ([]byte, error) {
 	c := teamsDecided(r)
 	c.Version = botCardVersion

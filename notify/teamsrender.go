@@ -8,6 +8,7 @@ import (
 
 	"github.com/chatnotify/chatnotify/approval"
 	"github.com/chatnotify/chatnotify/internal/slackmsg"
+	"github.com/chatnotify/chatnotify/internal/teamsmsg"
 	"github.com/chatnotify/chatnotify/teams"
 )
 
@@ -19,8 +20,8 @@ const teamsMaxBytes = 27 * 1000
 // (descriptions, summaries, expected and actual values) start at
 // teamsLongText and are cut further if the message is still too large.
 const (
-	teamsMaxTitle = 250
-	teamsMaxFact  = 500
+	teamsMaxTitle = teamsmsg.MaxTitle
+	teamsMaxFact  = teamsmsg.MaxFact
 	teamsLongText = 3000
 	teamsMinText  = 100
 )
@@ -215,37 +216,22 @@ func (o teamsRender) withConsole(c teams.Card) teams.Card {
 	return c
 }
 
-// teamsDecided renders the follow-up card posted to a Teams channel once
-// a request it received is decided: package teams' result card with the
-// request's ID and risk.
+// teamsDecided renders the card that shows the decided (or expired)
+// request r: the follow-up posted to a Teams webhook channel, and the
+// card put over every bot copy. It is internal/teamsmsg's result card,
+// the one the bot's messaging endpoint (package approval) answers an
+// Action.Execute click with, so the clicked card and every copy show the
+// same.
 func teamsDecided(r approval.Request) teams.Card {
-	title := cut(oneLine(r.Title), teamsMaxTitle)
-	if title == "" {
-		title = "Untitled request"
-	}
 	var at time.Time
 	if r.ReviewedAt != nil {
 		at = *r.ReviewedAt
 	}
-	reviewer := cut(oneLine(r.ReviewedBy), teamsMaxFact)
-	var res teams.Result
-	switch r.Status {
-	case approval.StatusApproved, approval.StatusDenied:
-		res = teams.DecisionResult(title, r.Status == approval.StatusApproved, reviewer, at)
-		if reviewer == "" {
-			res.Status = strings.TrimSuffix(res.Status, " by ") // as Slack's result line
-		}
-	case approval.StatusExpired:
-		res = teams.Result{Title: title, Status: "Approval request has expired", Style: "warning", At: at}
-	default:
-		res = teams.Result{Title: title, Status: "Awaiting review", Style: "warning"}
-	}
-	res.Notes = cut(oneLine(r.ReviewNotes), teamsMaxFact)
-	res.Facts = append(res.Facts, teams.Fact{Title: "Risk", Value: riskText(r)})
-	if id := cut(oneLine(r.ID), teamsMaxFact); id != "" {
-		res.Facts = append(res.Facts, teams.Fact{Title: "Request ID", Value: id})
-	}
-	return teams.ResultCard(res)
+	return teamsmsg.ResultCard(teamsmsg.Outcome{
+		ID: r.ID, Title: r.Title, Status: string(r.Status),
+		ReviewedBy: r.ReviewedBy, ReviewedAt: at, Notes: r.ReviewNotes,
+		RiskScore: r.RiskScore, RiskLevel: r.RiskLevel(),
+	})
 }
 
 // appendFact appends a fact when value has text, escaped and cut.

@@ -22,6 +22,7 @@ import (
 	"github.com/chatnotify/chatnotify/store/memstore"
 	"github.com/chatnotify/chatnotify/store/postgres"
 	"github.com/chatnotify/chatnotify/store/sqlite"
+	"github.com/chatnotify/chatnotify/teams"
 )
 
 // store is everything the example keeps: the reference stores implement
@@ -36,6 +37,8 @@ type store interface {
 	// Deliveries is the deliveries log: what the dispatcher delivered to
 	// each channel, for the settings API's health and retry endpoints.
 	Deliveries() notify.DeliveryStore
+	// The Teams conversations the bot was added to (teamsbot.go).
+	teams.ConversationStore
 }
 
 // productName names the example in the settings API's default test
@@ -66,6 +69,9 @@ type app struct {
 	// periodic job, which runs once sweepOn is set (expiry.go).
 	durable bool
 	sweepOn atomic.Bool
+	// tenantOrgs maps a Teams tenant ID (lower case) to its
+	// organisation: TEAMS_TENANT_ORGS (teamsbot.go).
+	tenantOrgs map[string]string
 }
 
 // newApp opens the store and wires chatnotify's pieces together.
@@ -83,6 +89,11 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 		return nil, err
 	}
 	a.sweepEvery = sweepEvery
+	if !a.cfg.Sandbox { // the sandbox's bot is its fake's (below)
+		if err := a.checkTeamsBot(); err != nil {
+			return nil, err
+		}
+	}
 	if err := a.openStore(ctx); err != nil {
 		return nil, err
 	}
@@ -123,6 +134,15 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 		a.sandbox = sb
 		client = sb.client()
 		a.cfg.SlackAPIURL = "https://slack.com/api/" // the sandbox client routes it to the fake
+		// The Teams bot is the fake's: its Entra and Bot Connector behind
+		// the sandbox client, its issuer signing the sandbox's clicks.
+		if a.cfg.Teams.configured() {
+			a.warn("Sandbox mode: TEAMS_APP_ID, TEAMS_APP_SECRET and TEAMS_APP_TENANT are ignored; the sandbox's fake bot is used.")
+		}
+		a.cfg.Teams = sb.teamsBot()
+		if err := a.checkTeamsBot(); err != nil {
+			return nil, err
+		}
 	}
 	sender, err := notify.NewSender(&notify.SenderOptions{
 		HTTPClient:  client,
@@ -135,6 +155,12 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 		Signer:            signer,
 		ConsoleURL:        a.consoleURL,
 		Logger:            logger,
+		// The Teams bot's credentials, for the Teams channels reached
+		// through it (none: such channels fail with a clear reason).
+		TeamsAppID:     a.cfg.Teams.AppID,
+		TeamsAppSecret: a.cfg.Teams.AppSecret,
+		TeamsAppTenant: a.cfg.Teams.AppTenant,
+		TeamsTokenURL:  a.cfg.Teams.TokenURL, // "": Microsoft Entra's for the tenant
 	})
 	if err != nil {
 		return nil, err
@@ -166,12 +192,17 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 		return nil, err
 	}
 
-	settings, err := notify.NewSettingsHandler(a.store, sender, a.auth.authorizer, &notify.SettingsOptions{
+	sopts := &notify.SettingsOptions{
 		Logger:      logger,
 		ProductName: productName,
 		Deliveries:  a.store.Deliveries(), // each channel's health and deliveries
 		Retry:       a.dispatcher.Retry,   // POST …/deliveries/{id}/retry queues a failed one again
-	})
+	}
+	if a.cfg.Teams.configured() {
+		// GET …/teams/conversations: where the bot was added, to pick from.
+		sopts.Conversations = a.store
+	}
+	settings, err := notify.NewSettingsHandler(a.store, sender, a.auth.authorizer, sopts)
 	if err != nil {
 		return nil, err
 	}
@@ -186,12 +217,17 @@ func newApp(ctx context.Context, cfg config, logger *slog.Logger) (*app, error) 
 	if err != nil {
 		return nil, err
 	}
+	teamsBot, err := a.teamsBotHandler()
+	if err != nil {
+		return nil, err
+	}
 
 	m := a.mux
 	m.Handle("/v1/settings/notifications", settings)
 	m.Handle("/v1/settings/notifications/", settings)
 	m.Handle(approval.SlackInteractionsPath, slackHandler)
 	m.Handle(approval.TeamsInteractionsPath, teamsHandler)
+	m.Handle(approval.TeamsBotMessagesPath, teamsBot)
 	m.HandleFunc("POST /v1/approvals", a.createApproval)
 	m.HandleFunc("GET /v1/approvals/{id}", a.getApproval)
 	m.HandleFunc("POST /v1/approvals/{id}/decision", a.decideApproval)

@@ -23,6 +23,12 @@ var envVars = []envVar{
 	{"SLACK_API_URL", "https://slack.com/api/", "Slack Web API base URL"},
 	{"TEAMS_HMAC_SECRET", "(none)", "base64 secret of a Teams outgoing webhook, to accept HMAC-signed callbacks"},
 	{"ACTION_TOKEN_SECRET", "(random per start)", "secret (≥ 32 bytes) signing Teams Approve/Deny links; previous secrets after a comma"},
+	{"TEAMS_APP_ID", "(none: the Teams bot endpoint answers 503; the fake's bot with -sandbox)", "Microsoft App ID of your Azure Bot: Teams channels reached through the bot, with buttons in the card"},
+	{"TEAMS_APP_SECRET", "(none)", "client secret of the bot's app registration (never logged or shown)"},
+	{"TEAMS_APP_TENANT", "(none)", "Microsoft Entra tenant ID (a GUID) of the bot's single-tenant app registration"},
+	{"TEAMS_TENANT_ORGS", "(TEAMS_APP_TENANT=default)", "which organisation each Teams tenant's clicks and conversations belong to: TENANT_ID=ORG, comma-separated; other tenants are refused"},
+	{"TEAMS_TOKEN_URL", "(Microsoft Entra's, for TEAMS_APP_TENANT)", "token endpoint of the bot's credentials: change it only for a sovereign cloud or a test fake"},
+	{"TEAMS_OPENID_METADATA_URL", "(the Bot Framework's)", "OpenID metadata whose keys sign the bot's requests: change it only for a sovereign cloud or a test fake"},
 	{"PUBLIC_URL", "http://ADDR", "public base URL of this server, with any prefix it is mounted under, used in Teams Approve/Deny links"},
 	{"CONSOLE_URL", "(none)", "base URL of your console; approvals link to CONSOLE_URL/approvals/ID"},
 	{"ENCRYPTION_KEY", "(none: secrets stored in plain text)", "base64 of 32 bytes: encrypts bot tokens and webhook URLs at rest (SQLite, PostgreSQL)"},
@@ -50,6 +56,24 @@ type config struct {
 	// ExpirySweepInterval is EXPIRY_SWEEP_INTERVAL as given; newApp
 	// parses it.
 	ExpirySweepInterval string
+	// Teams is the Teams bot's configuration.
+	Teams teamsConfig
+}
+
+// teamsConfig is the configuration of the host's Teams bot (the TEAMS_APP_*
+// variables and the others of the bot). AppSecret is never logged or
+// shown; empty URLs are Microsoft's.
+type teamsConfig struct {
+	AppID, AppSecret, AppTenant string
+	// TenantOrgs is TEAMS_TENANT_ORGS as given; newApp parses it.
+	TenantOrgs  string
+	TokenURL    string
+	MetadataURL string
+}
+
+// configured reports whether any of the bot's credentials is set.
+func (c teamsConfig) configured() bool {
+	return c.AppID != "" || c.AppSecret != "" || c.AppTenant != ""
 }
 
 func loadConfig(getenv func(string) string) config {
@@ -74,6 +98,15 @@ func loadConfig(getenv func(string) string) config {
 		Sandbox:           get("SANDBOX", "0") == "1",
 
 		ExpirySweepInterval: get("EXPIRY_SWEEP_INTERVAL", "30s"),
+
+		Teams: teamsConfig{
+			AppID:       get("TEAMS_APP_ID", ""),
+			AppSecret:   get("TEAMS_APP_SECRET", ""),
+			AppTenant:   get("TEAMS_APP_TENANT", ""),
+			TenantOrgs:  get("TEAMS_TENANT_ORGS", ""),
+			TokenURL:    get("TEAMS_TOKEN_URL", ""),
+			MetadataURL: get("TEAMS_OPENID_METADATA_URL", ""),
+		},
 	}
 	for s := range strings.SplitSeq(get("SLACK_SIGNING_SECRET", ""), ",") {
 		if s = strings.TrimSpace(s); s != "" {

@@ -1,12 +1,13 @@
 // Command server is an example host application for chatnotify: a
 // net/http ServeMux that mounts the settings API, the Slack and Teams
-// interaction webhooks, and a few host-side endpoints (approvals, audit,
-// events), configured by environment variables only. Run it with -h for
+// interaction webhooks, the Teams bot's messaging endpoint, and a few
+// host-side endpoints (approvals, audit, events), configured by
+// environment variables only. Run it with -h for
 // the list. It uses chatnotify's public packages only, so a host can
 // start from a copy of it.
 //
 //	go run ./examples/server            # SQLite file chatnotify.db, admin token printed
-//	go run ./examples/server -sandbox   # plus fake Slack and Teams and the /sandbox page
+//	go run ./examples/server -sandbox   # plus fake Slack and Teams (a Teams bot included) and the /sandbox page
 package main
 
 import (

@@ -17,27 +17,36 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/chatnotify/chatnotify/approval"
 	"github.com/chatnotify/chatnotify/notify"
 	"github.com/chatnotify/chatnotify/notify/notifytest"
 	"github.com/chatnotify/chatnotify/slackverify"
+	"github.com/chatnotify/chatnotify/teams/botauth/botauthtest"
 )
 
 // The sandbox (-sandbox, SANDBOX=1) lets you try chatnotify with no Slack
 // or Teams account: a fake Slack (Web API, incoming webhooks,
-// response_urls) and a fake Teams (webhooks, Workflows) run in-process on
-// loopback, and every request the app sends to Slack or Teams goes to them
-// through sandbox.client(). Channels are configured with real-looking URLs
-// and tokens, which pass the production validation unchanged.
+// response_urls) and a fake Teams (webhooks, Workflows, and a bot: the Bot
+// Connector, Microsoft Entra's token endpoint and the Bot Framework's
+// token issuer) run in-process on loopback, and every request the app
+// sends to Slack, Teams or Microsoft goes to them through
+// sandbox.client(). Channels are configured with real-looking URLs and
+// tokens, which pass the production validation unchanged.
 //
 // The page at /sandbox drives the real API: it creates channels with the
 // settings API, raises events with POST /v1/approvals and POST /v1/events,
 // and shows what each channel received. A click on a Slack button is sent
 // by the sandbox as Slack would send it: a signed block_actions callback
-// to the real /v1/webhooks/slack/interactions over HTTP. A Teams button is
-// the card's real signed link.
+// to the real /v1/webhooks/slack/interactions over HTTP. A Teams webhook
+// card's button is the card's real signed link. A click on a Teams bot
+// card's button is sent by the sandbox as the Bot Connector would send
+// it: an adaptiveCard/action invoke with a Bot Framework JWT, minted by
+// the fake issuer, to the real /v1/webhooks/teams/messages over HTTP; the
+// card it answers replaces the clicked one, as Teams does
+// (sandbox_teamsbot.go).
 
 //go:embed sandbox
 var sandboxAssets embed.FS
@@ -61,6 +70,14 @@ type sandbox struct {
 	direct *http.Client
 	page   *template.Template
 	static http.Handler
+	// issuer mints the Bot Framework tokens of the sandbox's Teams bot
+	// activities; the bot endpoint's validator trusts it.
+	issuer *botauthtest.Issuer
+
+	mu sync.Mutex
+	// invoked holds the cards that bot endpoint answered clicks with,
+	// shown in place of the clicked ones (sandbox_teamsbot.go).
+	invoked map[string]invokedCard
 }
 
 // errSandboxSecret is returned when the sandbox would sign clicks without
@@ -80,12 +97,15 @@ func newSandbox(a *app) (*sandbox, error) {
 		return nil, err
 	}
 	s := &sandbox{
-		app:    a,
-		fake:   notifytest.New(),
-		direct: &http.Client{Timeout: 10 * time.Second},
-		page:   page,
-		static: http.StripPrefix("/sandbox/static/", http.FileServerFS(static)),
+		app:     a,
+		fake:    notifytest.New(),
+		direct:  &http.Client{Timeout: 10 * time.Second},
+		page:    page,
+		static:  http.StripPrefix("/sandbox/static/", http.FileServerFS(static)),
+		invoked: map[string]invokedCard{},
 	}
+	// Its loopback server runs until the process exits (it has no Close).
+	s.issuer = botauthtest.NewIssuer(nil, s.fake.TeamsBot().AppID)
 	if host, _, err := net.SplitHostPort(a.cfg.Addr); err != nil || !isLoopback(host) {
 		a.warn("Sandbox mode listening beyond loopback (ADDR=" + a.cfg.Addr + "): the /sandbox page hands the admin token to anyone who opens it. Use ADDR=127.0.0.1:8080.")
 	}
@@ -137,8 +157,10 @@ func isTeamsHost(host string) bool {
 }
 
 // fakeRouter is the sandbox client's transport: it sends Slack's and
-// Teams' hosts to the fake (keeping the path and query) and refuses
-// everything else, so the sandbox never reaches the internet.
+// Teams' hosts, the Bot Connector's (smba.trafficmanager.net) and Microsoft
+// Entra's (login.microsoftonline.com, whose paths the fake serves under
+// /login) to the fake, keeping the path and query, and refuses everything
+// else, so the sandbox never reaches the internet.
 type fakeRouter struct {
 	fake *url.URL
 	next http.RoundTripper
@@ -146,14 +168,19 @@ type fakeRouter struct {
 
 func (f *fakeRouter) RoundTrip(r *http.Request) (*http.Response, error) {
 	host := strings.ToLower(r.URL.Hostname())
-	if r.URL.Scheme != "https" || (host != "slack.com" && host != "hooks.slack.com" && !isTeamsHost(host)) {
+	known := host == "slack.com" || host == "hooks.slack.com" || isTeamsHost(host) ||
+		host == sandboxServiceHost || host == entraHost
+	if r.URL.Scheme != "https" || !known {
 		if r.Body != nil {
 			r.Body.Close()
 		}
-		return nil, fmt.Errorf("sandbox: %s://%s is not a Slack or Teams host, and the sandbox reaches nothing else", r.URL.Scheme, host)
+		return nil, fmt.Errorf("sandbox: %s://%s is not a Slack, Teams or Microsoft host, and the sandbox reaches nothing else", r.URL.Scheme, host)
 	}
 	out := r.Clone(r.Context())
 	out.URL.Scheme, out.URL.Host, out.Host = f.fake.Scheme, f.fake.Host, ""
+	if host == entraHost {
+		out.URL.Path, out.URL.RawPath = "/login"+out.URL.Path, ""
+	}
 	return f.next.RoundTrip(out)
 }
 
@@ -162,6 +189,9 @@ func (s *sandbox) routes(m *http.ServeMux) {
 	m.Handle("GET /sandbox/static/", s.static)
 	m.HandleFunc("GET /sandbox/api/state", s.state)
 	m.HandleFunc("POST /sandbox/api/slack/click", s.click)
+	m.HandleFunc("POST /sandbox/api/teams/install", s.teamsInstall)
+	m.HandleFunc("POST /sandbox/api/teams/remove", s.teamsRemove)
+	m.HandleFunc("POST /sandbox/api/teams/click", s.teamsClick)
 }
 
 // servePage serves the page with this run's admin token in it, so that
@@ -192,7 +222,7 @@ type sandboxChannel struct {
 	ID      string             `json:"id"`
 	Name    string             `json:"name"`
 	Type    notify.ChannelType `json:"channel_type"`
-	Kind    string             `json:"kind"`  // "bot", "webhook" or "teams"
+	Kind    string             `json:"kind"`  // "bot", "webhook", "teams" or "teams-bot"
 	Where   string             `json:"where"` // masked: no secret reaches the page
 	Events  []notify.EventType `json:"events"`
 	Enabled bool               `json:"enabled"`
@@ -202,7 +232,7 @@ type sandboxChannel struct {
 }
 
 type sandboxMessage struct {
-	ID        string           `json:"id"`
+	ID        string           `json:"id"` // a Teams bot card's is its activity ID
 	Text      string           `json:"text,omitempty"`
 	Blocks    []map[string]any `json:"blocks,omitempty"`
 	Cards     []map[string]any `json:"cards,omitempty"`
@@ -233,6 +263,10 @@ func (s *sandbox) state(w http.ResponseWriter, r *http.Request) {
 		masked := ch.Config.Masked()
 		where := ch.Config.ChannelID // a bot's messages are in its Slack channel
 		switch {
+		case ch.Type == notify.Teams && ch.Config.ConversationID != "":
+			// A Teams bot's cards, under their conversation.
+			sc.Kind, sc.Where = "teams-bot", ch.Config.ConversationID+" · "+ch.Config.ServiceURL
+			where = ch.Config.ConversationID
 		case ch.Type == notify.Teams:
 			sc.Kind, sc.Where = "teams", masked.WebhookURL
 			where = urlPath(ch.Config.WebhookURL) // a webhook's, under its URL's path
@@ -247,8 +281,14 @@ func (s *sandbox) state(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 			id := m.TS
-			if id == "" {
-				id = strconv.Itoa(i) // Teams messages have no ts
+			switch {
+			case (sc.Kind == "teams-bot") != (m.ActivityID != ""):
+				continue // a bot card is in its conversation only
+			case sc.Kind == "teams-bot":
+				id = m.ActivityID
+				m.Cards, m.Edits = s.botCards(m)
+			case id == "":
+				id = strconv.Itoa(i) // Teams webhook messages have no ts
 			}
 			sc.Messages = append(sc.Messages, sandboxMessage{
 				ID: id, Text: m.Text, Blocks: m.Blocks, Cards: m.Cards, Ephemeral: m.Ephemeral, Edits: m.Edits, At: m.Posted,

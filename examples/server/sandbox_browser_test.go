@@ -286,6 +286,80 @@ func TestSandboxInBrowser(t *testing.T) {
 		assert.Equal(t, approval.SourceTeams, got.ReviewSource)
 		assert.Equal(t, "Jordan Lee", got.ReviewedBy)
 	})
+
+	// Teams through the bot: add the bot to a team (a signed
+	// conversationUpdate), create the channel from the discovered
+	// conversation, raise a request, click Approve in the card (a signed
+	// adaptiveCard/action invoke): the card is replaced in place.
+	const botPane = `.channel[data-kind="teams-bot"]`
+	t.Run("Teams bot: Approve in the card replaces it in place", func(t *testing.T) {
+		const title = "Grant production database access"
+		require.NoError(t, chromedp.Do(ctx,
+			chromedp.Click(`#channel-kind button[data-kind="teamsbot"]`),
+			chromedp.WaitVisible(`#add-bot`),
+			chromedp.Click(`#add-bot`),
+		))
+		require.NoError(t, waitFor(ctx, "the discovered conversation", `(() => {
+			const o = document.querySelector('#conversation option:checked');
+			return !!o && o.value !== "" && o.textContent.includes("Contoso Security") &&
+				document.querySelector('#conversation-ref').textContent.includes("@thread.tacv2");
+		})()`))
+		status, err := chromedp.Run(ctx, chromedp.Text(`#channel-result`))
+		require.NoError(t, err)
+		assert.Contains(t, status, "answered 200")
+		shots.take(t, ctx, "sandbox-teams-bot-discovery.png", "")
+		require.NoError(t, chromedp.Do(ctx,
+			chromedp.Click(`#create-channel`),
+			chromedp.WaitVisible(botPane),
+			chromedp.SetValue(`#approval-form input[name="title"]`, title),
+			chromedp.SetValue(`#approval-form input[name="risk_score"]`, "91"),
+			chromedp.SetValue(`#approval-form input[name="agent"]`, "db-admin-bot"),
+			chromedp.SetValue(`#approval-form input[name="action"]`, "rds:ModifyDBInstance"),
+			chromedp.SetValue(`#approval-form textarea[name="description"]`, "Temporary read-write access to the orders database for a data fix."),
+			chromedp.Click(`#raise-approval`),
+		))
+		id, err := listedApproval(ctx, title)
+		require.NoError(t, err)
+		require.NoError(t, waitFor(ctx, "the bot's card with its Approve and Deny buttons", `(() => {
+			const cards = document.querySelectorAll('`+botPane+` .ac-card');
+			return cards.length === 1 && cards[0].innerText.includes(`+strconv.Quote(title)+`) &&
+				!!cards[0].querySelector('.ac-action[data-verb="approve"]:not([disabled])') &&
+				!!cards[0].querySelector('.ac-action[data-verb="deny"]');
+		})()`))
+		shots.take(t, ctx, "sandbox-teams-bot-card.png", botPane)
+
+		require.NoError(t, chromedp.Do(ctx, chromedp.Click(botPane+` .ac-action[data-verb="approve"]`)))
+		// The invoke's answer replaces the card at once; the decision's
+		// PUT of every copy follows with the same card.
+		require.NoError(t, waitFor(ctx, "the card replaced in place: green, APPROVED, the reviewer", `(() => {
+			const cards = document.querySelectorAll('`+botPane+` .ac-card');
+			const msg = document.querySelector('`+botPane+` .tm-msg');
+			const edits = msg ? Array.from(msg.querySelectorAll('.tm-meta .chip'), c => c.textContent) : [];
+			return cards.length === 1 && !!cards[0].querySelector('.ac-container.ac-style-good') &&
+				cards[0].innerText.includes("APPROVED by Megan Bowen") && !cards[0].querySelector(".ac-action") &&
+				edits.includes("invoke response") && edits.includes("updateActivity");
+		})()`))
+		card, err := chromedp.Run(ctx, chromedp.Text(botPane+` .ac-card`))
+		require.NoError(t, err)
+		assert.Contains(t, card, title)
+		assert.Contains(t, card, "Megan Bowen")
+		assert.Contains(t, card, "91 (critical)")
+		status, err = chromedp.Run(ctx, chromedp.Text(`#click-result`))
+		require.NoError(t, err)
+		assert.Contains(t, status, "answered 200 with the card that replaced the clicked one: APPROVED by Megan Bowen")
+		require.NoError(t, waitFor(ctx, "the approved status", `document.querySelector('#approvals li[data-approval-id="`+id+`"] .status')?.textContent === "approved"`))
+		require.NoError(t, waitFor(ctx, "the audit entry", `document.querySelector('#audit')?.innerText.includes("Megan Bowen (verified) via teams")`))
+		require.NoError(t, waitFor(ctx, "the Slack copy rewritten with chat.update", `Array.from(document.querySelectorAll('`+slackPane+` .sk-msg'))
+			.some(m => m.innerText.includes(`+strconv.Quote(title)+`) && m.innerText.includes("APPROVED by Megan Bowen") && !m.querySelector("[data-action-id]"))`))
+		shots.take(t, ctx, "sandbox-teams-bot-approved.png", botPane)
+
+		var got approval.Request
+		s.call(t, "GET", "/v1/approvals/"+id, nil, &got)
+		assert.Equal(t, approval.StatusApproved, got.Status)
+		assert.Equal(t, approval.SourceTeams, got.ReviewSource)
+		assert.Equal(t, "Megan Bowen", got.ReviewedBy)
+		assert.Equal(t, guidOf("aad Megan Bowen"), got.ReviewerID, "the verified aadObjectId")
+	})
 }
 
 // The page works with the app mounted under a prefix (its assets and

@@ -61,6 +61,8 @@
       teams_webhook_url: "https://contoso.webhook.office.com/webhookb2/" + guid() + "@" + guid() +
         "/IncomingWebhook/" + rand(32, HEX) + "/" + guid(),
     }),
+    // The conversation comes from the bot's discovery list.
+    teamsbot: () => ({ name: "Teams Bot Approvals" }),
   };
 
   let channelKind = "bot";
@@ -93,7 +95,59 @@
     channelKind = kind;
     $$("#channel-form .kind-fields").forEach((el) => { el.hidden = el.dataset.for !== kind; });
     fillChannelForm();
+    if (kind === "teamsbot") loadConversations();
   });
+
+  // ---- Teams bot: the conversations it was added to -------------------
+
+  let conversations = [];
+  const convLabel = (c) => (c.team_name ? c.team_name + " \u203a " : "") + (c.name || c.conversation_id);
+
+  // loadConversations lists the conversations the bot recorded (the
+  // settings API), selecting pick's, else the one selected, else the
+  // newest the bot is still in.
+  async function loadConversations(pick) {
+    const sel = $("#conversation");
+    const current = pick || (conversations[sel.value] || {}).conversation_id;
+    try {
+      const { data } = await api("GET", "/v1/settings/notifications/teams/conversations");
+      conversations = data.conversations || [];
+    } catch (err) {
+      conversations = [];
+      say($("#channel-result"), "Listing the bot's conversations: " + err.status + ": " + err.message, false);
+    }
+    sel.innerHTML = conversations.length
+      ? conversations.map((c, i) => '<option value="' + i + '"' + (c.removed ? " disabled" : "") + ">" +
+          esc(convLabel(c) + (c.removed ? " (bot removed)" : "")) + "</option>").join("")
+      : '<option value="">No conversation yet: add the bot to a team</option>';
+    let i = conversations.findIndex((c) => c.conversation_id === current && !c.removed);
+    if (i < 0) i = conversations.findIndex((c) => !c.removed);
+    if (i >= 0) sel.value = String(i);
+    showConversation();
+  }
+
+  function showConversation() {
+    const c = conversations[$("#conversation").value];
+    $("#conversation-ref").textContent = c && !c.removed ? c.conversation_id + " \u00b7 " + c.service_url + " \u00b7 tenant " + c.tenant_id : "";
+  }
+  $("#conversation").addEventListener("change", showConversation);
+
+  const botChannels = ["Approvals", "Production changes", "Security", "Operations", "On call"];
+  $("#add-bot").addEventListener("click", async () => {
+    const out = $("#channel-result");
+    const taken = new Set(conversations.map((c) => c.name));
+    const channel = botChannels.find((n) => !taken.has(n)) || "Approvals " + (conversations.length + 1);
+    const team = "Contoso Security";
+    try {
+      const { data } = await api("POST", "/sandbox/api/teams/install", { team, channel, user: teamsUser() });
+      say(out, "The bot was added to " + team + " \u203a " + channel + ": Teams sent it a signed conversationUpdate, and " +
+        "/v1/webhooks/teams/messages answered " + data.status + ".", data.status === 200);
+      await loadConversations(data.conversation_id);
+    } catch (err) {
+      say(out, err.status + ": " + err.message, false);
+    }
+  });
+  const teamsUser = () => $("#teams-user").value.trim() || "Megan Bowen";
 
   segmented("#event-kind", (kind) => {
     $$(".event-form").forEach((el) => { el.hidden = el.dataset.for !== kind; });
@@ -102,18 +156,24 @@
   $("#channel-form").addEventListener("submit", async (e) => {
     e.preventDefault();
     const f = e.target.elements;
+    const out = $("#channel-result");
+    const conv = conversations[f.conversation.value];
+    if (channelKind === "teamsbot" && (!conv || conv.removed)) {
+      say(out, "Add the bot to a team first: a Teams bot channel posts to a conversation the bot is in.", false);
+      return;
+    }
     const config = {
       bot: { bot_token: f.bot_token.value.trim(), channel_id: f.channel_id.value.trim() },
       webhook: { webhook_url: f.slack_webhook_url.value.trim() },
       teams: { webhook_url: f.teams_webhook_url.value.trim() },
+      teamsbot: conv && { service_url: conv.service_url, conversation_id: conv.conversation_id, tenant_id: conv.tenant_id },
     }[channelKind];
     const body = {
-      channel_type: channelKind === "teams" ? "teams" : "slack",
+      channel_type: channelKind.startsWith("teams") ? "teams" : "slack",
       name: f.name.value.trim(),
       config,
       events: $$('input[name="events"]:checked', e.target).map((x) => x.value),
     };
-    const out = $("#channel-result");
     try {
       const { data } = await api("POST", "/v1/settings/notifications", body);
       say(out, "Created \u201c" + data.name + "\u201d (" + data.id + ").", true);
@@ -335,7 +395,9 @@
 
   const word = (v) => String(v || "").toLowerCase().replace(/[^a-z]/g, "");
 
-  function cardElement(el) {
+  // ctx says whether the card's Action.Execute buttons work (a card the
+  // Teams bot posted) and which card they are on.
+  function cardElement(el, ctx) {
     const spacing = (el.separator ? " ac-separator" : "") + (el.spacing ? " ac-spacing-" + word(el.spacing) : "");
     switch (el.type) {
       case "TextBlock": {
@@ -349,50 +411,79 @@
           "<dt>" + teamsMarkdown(f.title) + "</dt><dd>" + teamsMarkdown(f.value) + "</dd>").join("") + "</dl>";
       case "Container":
         return '<div class="ac-container ac-style-' + (word(el.style) || "default") + (el.bleed ? " ac-bleed" : "") + spacing + '">' +
-          (el.items || []).map(cardElement).join("") + "</div>";
+          (el.items || []).map((x) => cardElement(x, ctx)).join("") + "</div>";
       case "ColumnSet":
         return '<div class="ac-columns' + spacing + '">' + (el.columns || []).map((c) =>
-          '<div class="ac-column">' + (c.items || []).map(cardElement).join("") + "</div>").join("") + "</div>";
+          '<div class="ac-column">' + (c.items || []).map((x) => cardElement(x, ctx)).join("") + "</div>").join("") + "</div>";
       case "ActionSet":
-        return cardActions(el.actions);
+        return cardActions(el.actions, ctx);
       default:
         return '<div class="ac-unknown">[' + esc(el.type) + "]</div>";
     }
   }
 
-  function cardActions(actions) {
+  function cardActions(actions, ctx) {
     if (!actions || !actions.length) return "";
-    return '<div class="ac-actions">' + actions.map((a) => a.type === "Action.OpenUrl"
-      ? '<a class="ac-action" href="' + esc(a.url) + '" target="_blank" rel="noopener" data-title="' + esc(a.title) + '">' + esc(a.title) + "</a>"
-      : '<button class="ac-action" disabled title="' + esc(a.type) + ' needs a bot">' + esc(a.title) + "</button>").join("") + "</div>";
+    return '<div class="ac-actions">' + actions.map((a) => {
+      if (a.type === "Action.OpenUrl") {
+        return '<a class="ac-action" href="' + esc(a.url) + '" target="_blank" rel="noopener" data-title="' + esc(a.title) + '">' + esc(a.title) + "</a>";
+      }
+      if (a.type === "Action.Execute" && ctx && ctx.interactive) {
+        return '<button type="button" class="ac-action" data-verb="' + esc(a.verb) + '" data-activity="' + esc(ctx.id) +
+          '" data-channel="' + esc(ctx.channel) + '" data-approval="' + esc((a.data && a.data.approval_id) || "") +
+          '" title="Sends an adaptiveCard/action invoke">' + esc(a.title) + "</button>";
+      }
+      return '<button class="ac-action" disabled title="' + esc(a.type) + ' needs a bot">' + esc(a.title) + "</button>";
+    }).join("") + "</div>";
   }
 
-  function teamsMessage(m) {
+  function teamsMessage(m, ch) {
+    const ctx = { interactive: ch.kind === "teams-bot", id: m.id, channel: ch.id };
     const cards = (m.cards || []).map((c) =>
-      '<div class="ac-card">' + (c.body || []).map(cardElement).join("") + cardActions(c.actions) + "</div>").join("");
+      '<div class="ac-card">' + (c.body || []).map((x) => cardElement(x, ctx)).join("") + cardActions(c.actions, ctx) + "</div>").join("");
+    const edits = m.edits && m.edits.length
+      ? ' <span class="edited" title="Replaced by ' + esc(m.edits.join(", then ")) + '">(edited)</span>' +
+        m.edits.map((e) => '<span class="chip">' + esc(e) + "</span>").join("")
+      : "";
+    const bot = ch.kind === "teams-bot" ? '<span class="app">Bot</span>' : "";
     return '<div class="tm-msg" data-id="' + esc(m.id) + '"><div class="tm-avatar" aria-hidden="true">cn</div><div class="tm-body">' +
-      '<div class="tm-meta"><b>chatnotify</b><span class="when">' + esc(time(m.at)) + "</span></div>" + cards + "</div></div>";
+      '<div class="tm-meta"><b>chatnotify</b>' + bot + '<span class="when">' + esc(time(m.at)) + "</span>" + edits + "</div>" + cards + "</div></div>";
+  }
+
+  // cardStatus is the status line of a result card, as a reader sees it:
+  // "APPROVED by Megan Bowen".
+  function cardStatus(card) {
+    let line = "";
+    const walk = (els) => (els || []).forEach((el) => {
+      if (el.type === "Container") walk(el.items);
+      else if (!line && el.type === "TextBlock" && /\*\*/.test(el.text || "")) line = el.text;
+    });
+    walk(card && card.body);
+    return line.replace(/\*\*/g, "").replace(/\\(.)/g, "$1");
   }
 
   // ---- Channels ---------------------------------------------------------
 
   const slackName = (n) => n.toLowerCase().split(/\s+/).filter(Boolean).join("-") || "sandbox";
+  const isTeams = (ch) => ch.kind === "teams" || ch.kind === "teams-bot";
   function kindLabel(ch) {
     if (ch.kind === "bot") return "Slack \u00b7 bot token";
     if (ch.kind === "webhook") return "Slack \u00b7 incoming webhook";
+    if (ch.kind === "teams-bot") return "Teams \u00b7 bot";
     return /logic\.azure\.com|powerplatform\.com/.test(ch.where) ? "Teams \u00b7 Workflows" : "Teams \u00b7 incoming webhook";
   }
   const rendered = new Map(); // channel id -> JSON last drawn
 
   function channelPane(ch) {
-    const title = ch.kind === "teams" ? esc(ch.name) : '<span class="hash">#</span>' + esc(slackName(ch.name));
+    const title = isTeams(ch) ? esc(ch.name) : '<span class="hash">#</span>' + esc(slackName(ch.name));
     const body = ch.messages.length
-      ? ch.messages.map((m) => (ch.kind === "teams" ? teamsMessage(m) : slackMessage(m, ch))).join("")
+      ? ch.messages.map((m) => (isTeams(ch) ? teamsMessage(m, ch) : slackMessage(m, ch))).join("")
       : '<p class="empty">No messages yet. Raise an event it is subscribed to.</p>';
     return '<header class="ch-head"><div><div class="ch-title">' + title + '</div><div class="ch-sub">' +
       esc(kindLabel(ch)) + " \u00b7 " + esc(ch.where) + '</div><div class="ch-events">' +
       ch.events.map((e) => '<span class="chip">' + esc(e) + "</span>").join("") + "</div></div>" +
       '<div class="ch-tools"><button type="button" class="link" data-test="' + esc(ch.id) + '">Send test</button>' +
+      (ch.kind === "teams-bot" ? '<button type="button" class="link" data-remove-bot="' + esc(ch.id) + '">Remove the bot</button>' : "") +
       '<button type="button" class="link" data-delete="' + esc(ch.id) + '">Remove</button></div></header>' +
       '<div class="ch-body">' + body + "</div>";
   }
@@ -417,7 +508,7 @@
       let el = $$(":scope > .channel", root).find((x) => x.dataset.channelId === ch.id);
       if (!el) {
         el = document.createElement("article");
-        el.className = "channel " + (ch.kind === "teams" ? "teams" : "slack");
+        el.className = "channel " + (isTeams(ch) ? "teams" : "slack");
         el.dataset.channelId = ch.id;
         el.dataset.kind = ch.kind;
         root.append(el);
@@ -451,6 +542,40 @@
       } catch (err) {
         say(out, err.status + ": " + err.message, false);
         btn.disabled = false;
+      }
+      refresh();
+    } else if (btn.dataset.verb !== undefined) {
+      btn.disabled = true;
+      const user = teamsUser();
+      if (btn.dataset.approval) answeredHere.add(btn.dataset.approval);
+      try {
+        const { data } = await api("POST", "/sandbox/api/teams/click", {
+          channel: btn.dataset.channel, activity_id: btn.dataset.activity, verb: btn.dataset.verb, user,
+        });
+        let answer = null;
+        try { answer = JSON.parse(data.answer); } catch { /* not JSON */ }
+        const sent = "Sent a signed adaptiveCard/action invoke (" + btn.dataset.verb + ", as " + user + "). " +
+          "/v1/webhooks/teams/messages answered " + data.status;
+        if (answer && answer.type === "application/vnd.microsoft.card.adaptive") {
+          say(out, sent + " with the card that replaced the clicked one: " + cardStatus(answer.value) + ".", data.status === 200);
+        } else {
+          const text = answer && typeof answer.value === "string" ? answer.value : (answer && answer.error) || data.answer;
+          say(out, sent + (text ? ": " + text : "."), false);
+          btn.disabled = false;
+        }
+      } catch (err) {
+        say(out, err.status + ": " + err.message, false);
+        btn.disabled = false;
+      }
+      refresh();
+    } else if (btn.dataset.removeBot) {
+      try {
+        const { data } = await api("POST", "/sandbox/api/teams/remove", { channel: btn.dataset.removeBot, user: teamsUser() });
+        say(out, "The bot was removed from the conversation: Teams sent it a signed conversationUpdate (answered " + data.status +
+          "), and its Bot Connector refuses the bot's posts there from now on. Send test shows what the channel reports.", data.status === 200);
+        if (channelKind === "teamsbot") loadConversations();
+      } catch (err) {
+        say(out, err.status + ": " + err.message, false);
       }
       refresh();
     } else if (btn.dataset.test) {
