@@ -142,10 +142,12 @@ type Attempt struct {
 	ID        int64 // the queue's job ID
 	Number    int   // 1 for the first try
 	CreatedAt time.Time
-	// Turn reserves the next send slot of the destination key, spaced
-	// by interval and shared by every process on the database, and returns
-	// how long to wait for it (0: send now). A wait is a snooze: return an
-	// Outcome with Snooze set to it.
+	// Turn asks for the destination key's turn, shared by every process
+	// on the database: its lease (one try sending to it at a time) and its
+	// send slot, due interval after the previous send started. 0: the
+	// turn is this try's, send now; the queue gives the lease back when
+	// the try ends (in the transaction completing the job on success). A
+	// wait is a snooze: return an Outcome with Snooze set to it.
 	Turn func(ctx context.Context, key string, interval time.Duration) (time.Duration, error)
 }
 

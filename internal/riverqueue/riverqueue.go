@@ -14,11 +14,15 @@
 //     to Config.RetryCap); the horizon (24 h by default) and permanent
 //     errors are the Dispatcher's call, which ends the job with
 //     river.JobCancel; a snooze (river.JobSnooze) spends no attempt;
-//   - a per-destination rate limit shared through the database (the
-//     chatnotify_channel_rate table, migration 0004): a job reserves its
-//     destination's next slot, keeps it in its metadata, and snoozes until
-//     then; a 429 or a server error pushes the slot forward, so a failing
-//     destination holds at most one worker;
+//   - one send at a time per destination, spaced by the destination's
+//     rate limit, across every process on the database (the
+//     chatnotify_channel_rate table, migrations 0004 and 0006; see "One send
+//     at a time per destination" below):
+//     a try takes its destination's lease with its send slot, or snoozes;
+//     a 429 or a server error pushes the next slot forward, so a hanging
+//     or failing destination holds at most one worker and delays only
+//     itself, and a crash can leave at most one message per destination
+//     sent but not recorded;
 //   - completion in one transaction with the job's effects: the copy it
 //     recorded, the jobs it leads to and its entry in the deliveries log
 //     (river.JobCompleteTx); a new job's entry is created in the
@@ -29,7 +33,6 @@ package riverqueue
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -58,13 +61,23 @@ type Store[TTx any] interface {
 	// RecordCopyTx records c in tx and reports whether its request is no
 	// longer pending, reading it so that a decision committing
 	// concurrently either sees the copy or is seen (on PostgreSQL, the
-	// request row is locked FOR UPDATE first).
+	// request row is locked FOR SHARE first).
 	RecordCopyTx(ctx context.Context, tx TTx, c jobq.Copy) (decided bool, err error)
-	// ReserveSlot takes the next send slot of key, interval apart, and
-	// returns its time (by the database clock on PostgreSQL).
-	ReserveSlot(ctx context.Context, key string, interval time.Duration) (time.Time, error)
-	// Hold pushes key's next slot to at least until.
-	Hold(ctx context.Context, key string, until time.Time) error
+	// TakeTurn gives the try of the job id the destination key: in one
+	// conditional statement, its lease (free, expired, or already the
+	// job's) until lease from now, and its send slot, due once interval
+	// has passed since the previous send started (by the database's
+	// clock). It returns 0 when it took them; otherwise it takes
+	// nothing and returns how long the job should snooze before asking
+	// again (more than 0), spreading the waiting jobs one interval apart.
+	TakeTurn(ctx context.Context, key string, id int64, interval, lease time.Duration) (time.Duration, error)
+	// Release gives back the lease of the job id on key, if it holds it,
+	// and, when hold is more than 0, pushes key's next send slot to at
+	// least hold from now.
+	Release(ctx context.Context, key string, id int64, hold time.Duration) error
+	// ReleaseTx gives back the lease of the job id on key, if it holds
+	// it, in tx.
+	ReleaseTx(ctx context.Context, tx TTx, key string, id int64) error
 	// LogTx writes logs to the deliveries log in tx: a new delivery
 	// (IsNew) is inserted pending unless one has its ID already; the end
 	// of a try updates the delivery (adding its Attempts, keeping its
@@ -88,8 +101,15 @@ type Config struct {
 	MaxWorkers int
 	// FetchCooldown and FetchPollInterval: 20 ms and 50 ms.
 	FetchCooldown, FetchPollInterval time.Duration
-	// JobTimeout bounds one try (30 s); RescueStuckJobsAfter is when a job
-	// left running by a dead process is retried (60 s).
+	// JobTimeout bounds one try (30 s): it must exceed the Dispatcher's
+	// AttemptTimeout (20 s by default) and the reads before the send.
+	// RescueStuckJobsAfter is when River's rescuer retries a job left
+	// running by a dead process: by default as soon as its try cannot be
+	// alive any more, JobTimeout plus the completion's timeout plus a
+	// margin (45 s), which is also when a destination lease it held
+	// lapses. River checks every 30 s (not configurable), and a rescued
+	// job is retried at once (worker.NextRetry). The stores reset the jobs
+	// of a process they know is dead sooner (BeforeStart, ClientID).
 	JobTimeout, RescueStuckJobsAfter time.Duration
 	// RetryBase and RetryCap shape the backoff (5 s doubling up to 15 min).
 	RetryBase, RetryCap time.Duration
@@ -101,8 +121,15 @@ type Config struct {
 	MaxAttempts int
 	Logger      *slog.Logger
 	// BeforeStart runs once before the client starts (the SQLite startup
-	// reset of jobs left running).
+	// reset of jobs left running; on PostgreSQL, the liveness lock of
+	// ClientID and the watch for dead clients' jobs).
 	BeforeStart func(ctx context.Context) error
+	// AfterStop runs once the queue has stopped and no try runs any more
+	// (not when Stop gives up on running tries).
+	AfterStop func()
+	// ClientID is River's client ID (River's Config.ID; its own when
+	// empty): the name of this process in river_job.attempted_by.
+	ClientID string
 }
 
 // Queue is a durable [jobq.Queue] on River.
@@ -111,10 +138,11 @@ type Queue[TTx any] struct {
 	store  Store[TTx]
 	cfg    Config
 
-	mu       sync.Mutex
-	client   *river.Client[TTx]
-	started  bool
-	periodic []periodicJob // see Every
+	mu        sync.Mutex
+	client    *river.Client[TTx]
+	started   bool
+	periodic  []periodicJob // see Every
+	afterStop sync.Once     // Config.AfterStop
 }
 
 // periodicJob is a job kind inserted every interval (see Every).
@@ -140,7 +168,7 @@ func New[TTx any](driver riverdriver.Driver[TTx], store Store[TTx], cfg Config) 
 	def(&cfg.FetchCooldown, 20*time.Millisecond)
 	def(&cfg.FetchPollInterval, 50*time.Millisecond)
 	def(&cfg.JobTimeout, 30*time.Second)
-	def(&cfg.RescueStuckJobsAfter, 60*time.Second)
+	def(&cfg.RescueStuckJobsAfter, cfg.JobTimeout+completeTimeout+leaseMargin)
 	def(&cfg.RetryBase, 5*time.Second)
 	def(&cfg.RetryCap, 15*time.Minute)
 	def(&cfg.SoftStopTimeout, 10*time.Second)
@@ -222,6 +250,7 @@ func (q *Queue[TTx]) Start(ctx context.Context, run jobq.Run) error {
 			}, &river.PeriodicJobOpts{RunOnStart: true}))
 	}
 	client, err := river.NewClient(q.driver, &river.Config{
+		ID:                   q.cfg.ClientID,
 		Schema:               q.cfg.Schema,
 		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: q.cfg.MaxWorkers}},
 		Workers:              workers,
@@ -247,6 +276,9 @@ func (q *Queue[TTx]) Start(ctx context.Context, run jobq.Run) error {
 	q.client = client
 	if err := client.Start(context.WithoutCancel(ctx)); err != nil {
 		q.client = nil
+		if q.cfg.AfterStop != nil {
+			q.cfg.AfterStop()
+		}
 		return fmt.Errorf("riverqueue: starting: %w", err)
 	}
 	q.started = true
@@ -271,12 +303,14 @@ func (q *Queue[TTx]) Stop(ctx context.Context) error {
 	}
 	select {
 	case <-c.Stopped():
+		q.stopped()
 		return nil
 	default:
 	}
 	soft, cancel := q.softStop(ctx)
 	defer cancel()
 	if err := c.Stop(soft); err == nil {
+		q.stopped()
 		return nil
 	}
 	// The window is over: cancel the running tries, and wait for them to
@@ -288,9 +322,17 @@ func (q *Queue[TTx]) Stop(ctx context.Context) error {
 	go func() { _ = c.StopAndCancel(hard) }()
 	select {
 	case <-c.Stopped():
+		q.stopped()
 		return nil
 	case <-hard.Done():
 		return errors.New("riverqueue: deliveries still running after the stop window; the database must stay open")
+	}
+}
+
+// stopped runs Config.AfterStop, once.
+func (q *Queue[TTx]) stopped() {
+	if q.cfg.AfterStop != nil {
+		q.afterStop.Do(q.cfg.AfterStop)
 	}
 }
 
@@ -462,14 +504,6 @@ type worker[TTx any] struct {
 	run jobq.Run
 }
 
-// slotKey is the job metadata key of a reserved rate-limit slot.
-const slotKey = "chatnotify_slot"
-
-// staleSlot: a reservation more than this late (the job was not worked on
-// time, e.g. across a restart) is taken again, so that a restart does not
-// release a burst.
-const staleSlot = 2 * time.Second
-
 func (w *worker[TTx]) Work(ctx context.Context, job *river.Job[args]) error {
 	q := w.q
 	j := jobq.Job{Kind: strings.TrimPrefix(job.Kind, kindPrefix), Args: job.Args.Args}
@@ -480,25 +514,35 @@ func (w *worker[TTx]) Work(ctx context.Context, job *river.Job[args]) error {
 		}
 		j.Secret = s
 	}
+	var leased string // the destination whose lease this try took
 	a := jobq.Attempt{Job: j, ID: job.ID, Number: job.Attempt, CreatedAt: job.CreatedAt,
 		Turn: func(ctx context.Context, key string, interval time.Duration) (time.Duration, error) {
-			return w.turn(ctx, job, key, interval)
+			wait, err := q.store.TakeTurn(ctx, key, job.ID, interval, q.lease())
+			if err != nil || wait <= 0 {
+				// After an error the lease may be the job's all the same:
+				// giving it back below is harmless if it is not.
+				leased = key
+			}
+			return wait, err
 		}}
 	out := w.run(ctx, a)
-	if out.HoldKey != "" {
-		until := out.HoldUntil
-		if until.IsZero() {
-			until = time.Now().Add(q.HoldFor(len(job.Errors)))
-		}
-		if err := q.store.Hold(context.WithoutCancel(ctx), out.HoldKey, until); err != nil {
-			q.cfg.Logger.WarnContext(ctx, "riverqueue: could not hold a destination", "err", err)
-		}
-	}
 	done := func(err error) {
 		if out.Done != nil {
 			out.Done(err)
 		}
 	}
+	if out.Err == nil && out.Snooze <= 0 {
+		// Done: the lease is given back in the completion's transaction.
+		if err := w.complete(ctx, job, out, leased); err != nil {
+			w.release(ctx, job, leased, jobq.Outcome{})
+			return err
+		}
+		done(nil)
+		return nil
+	}
+	// The try is over: the destination is free for its next job (after
+	// the hold a failure asks for) before River records this one's end.
+	w.release(ctx, job, leased, out)
 	switch {
 	case ctx.Err() != nil && out.Err != nil:
 		// Stopping (or JobTimeout): River puts the job back, or retries it.
@@ -510,35 +554,69 @@ func (w *worker[TTx]) Work(ctx context.Context, job *river.Job[args]) error {
 	case out.Snooze > 0:
 		q.log(ctx, out.Log)
 		return river.JobSnooze(out.Snooze)
-	case out.Err != nil:
+	default:
 		q.log(ctx, out.Log)
 		return out.Err
 	}
-	if err := w.complete(ctx, job, out); err != nil {
-		return err
-	}
-	done(nil)
-	return nil
 }
 
-// complete records the try's effects and completes the job in one
-// transaction. The deliveries log never decides a delivery: should its
+// NextRetry retries at once a job River's rescuer found left running by
+// a dead process (its try began RescueStuckJobsAfter ago or more, longer
+// than any live try lasts): it waited long enough. Other failures get the
+// client's retry policy (zero time).
+func (w *worker[TTx]) NextRetry(job *river.Job[args]) time.Time {
+	if job.AttemptedAt != nil && time.Since(*job.AttemptedAt) >= w.q.cfg.RescueStuckJobsAfter {
+		return time.Now()
+	}
+	return time.Time{}
+}
+
+// release gives back the lease the try took on leased, if any, and
+// applies the hold its outcome asks for (out.HoldKey: a 429's Retry-After,
+// or the job's own next backoff after a server error or no answer).
+func (w *worker[TTx]) release(ctx context.Context, job *river.Job[args], leased string, out jobq.Outcome) {
+	if leased == "" && out.HoldKey == "" {
+		return
+	}
+	q := w.q
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	rel := func(key string, hold time.Duration) {
+		if err := q.store.Release(ctx, key, job.ID, hold); err != nil {
+			q.cfg.Logger.WarnContext(ctx, "riverqueue: could not release a destination; it is free again once its lease lapses",
+				"job_id", job.ID, "err", err)
+		}
+	}
+	if out.HoldKey != "" {
+		hold := q.HoldFor(len(job.Errors))
+		if !out.HoldUntil.IsZero() {
+			hold = time.Until(out.HoldUntil)
+		}
+		rel(out.HoldKey, max(hold, time.Millisecond))
+	}
+	if leased != "" && leased != out.HoldKey {
+		rel(leased, 0)
+	}
+}
+
+// complete records the try's effects, gives back the lease it took on
+// leased and completes the job in one transaction. The deliveries log never decides a delivery: should its
 // writes fail, the completion is made again without them (and the end of
 // the try written after it), rather than the job retried and its message
 // sent twice.
-func (w *worker[TTx]) complete(ctx context.Context, job *river.Job[args], out jobq.Outcome) error {
+func (w *worker[TTx]) complete(ctx context.Context, job *river.Job[args], out jobq.Outcome, leased string) error {
 	// The platform has answered: finish even if the job's context is
 	// being cancelled, so the copy is not sent twice.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), completeTimeout)
 	defer cancel()
-	err := w.completeTx(ctx, job, out, true)
+	err := w.completeTx(ctx, job, out, leased, true)
 	var le logError
 	if !errors.As(err, &le) {
 		return err
 	}
 	w.q.cfg.Logger.ErrorContext(ctx, "riverqueue: could not save the deliveries log with a job's completion; completing it without",
 		"err", le.err)
-	if err := w.completeTx(ctx, job, out, false); err != nil {
+	if err := w.completeTx(ctx, job, out, leased, false); err != nil {
 		return err
 	}
 	w.q.log(ctx, out.Log)
@@ -552,7 +630,7 @@ func (e logError) Error() string { return e.err.Error() }
 
 // completeTx is complete's transaction, with the deliveries log's writes
 // when withLog is set.
-func (w *worker[TTx]) completeTx(ctx context.Context, job *river.Job[args], out jobq.Outcome, withLog bool) error {
+func (w *worker[TTx]) completeTx(ctx context.Context, job *river.Job[args], out jobq.Outcome, leased string, withLog bool) error {
 	q := w.q
 	tx, err := q.store.Begin(ctx)
 	if err != nil {
@@ -587,6 +665,12 @@ func (w *worker[TTx]) completeTx(ctx context.Context, job *river.Job[args], out 
 			return logError{err}
 		}
 	}
+	if leased != "" {
+		if err := q.store.ReleaseTx(ctx, tx, leased, job.ID); err != nil {
+			_ = q.store.Rollback(tx)
+			return err
+		}
+	}
 	if _, err := river.JobCompleteTx[riverdriver.Driver[TTx]](ctx, tx, job); err != nil {
 		_ = q.store.Rollback(tx)
 		return fmt.Errorf("riverqueue: completing a job: %w", err)
@@ -594,35 +678,51 @@ func (w *worker[TTx]) completeTx(ctx context.Context, job *river.Job[args], out 
 	return q.store.Commit(tx)
 }
 
-// turn reserves (or reuses) the job's slot for key and returns how long
-// to wait for it.
-func (w *worker[TTx]) turn(ctx context.Context, job *river.Job[args], key string, interval time.Duration) (time.Duration, error) {
-	now := time.Now()
-	var meta map[string]json.RawMessage
-	_ = json.Unmarshal(job.Metadata, &meta)
-	var ns int64
-	if raw, ok := meta[slotKey]; ok {
-		_ = json.Unmarshal(raw, &ns)
-	}
-	slot := time.Unix(0, ns)
-	if ns == 0 || slot.Before(now.Add(-staleSlot)) {
-		var err error
-		if slot, err = w.q.store.ReserveSlot(ctx, key, interval); err != nil {
-			return 0, err
-		}
-	}
-	wait := time.Until(slot)
-	if wait <= 5*time.Millisecond {
-		return 0, nil
-	}
-	if err := river.MetadataSet(ctx, slotKey, slot.UnixNano()); err != nil {
-		return 0, err
-	}
-	return wait, nil
-}
-
 // HoldFor is how long a destination is held after the try that failed
 // with n errors already recorded: the job's own next retry.
 func (q *Queue[TTx]) HoldFor(n int) time.Duration {
 	return retryPolicy{base: q.cfg.RetryBase, cap: q.cfg.RetryCap}.delay(n)
+}
+
+// One send at a time per destination. River OSS has no per-key
+// concurrency limit (River Pro's concurrency limits are what would do it),
+// and a River queue per destination does not scale (each queue polls), so
+// the limit is written here, on the destination's row in
+// chatnotify_channel_rate, shared by every process on the database:
+//
+//   - a try about to send asks for its destination's turn (Store.TakeTurn):
+//     one conditional statement takes the destination's lease (free,
+//     lapsed, or already this job's: a job run again after a crash takes
+//     it back at once) with its send slot, due once the destination's
+//     interval has passed since the previous send started. Slots are not
+//     reserved ahead: a job fetched late cannot send together with another;
+//   - a job that does not get its turn snoozes (no attempt spent), until
+//     the slot when only the spacing holds it, otherwise until a wake-up
+//     time handed out one interval apart: the waiting jobs of a busy or
+//     hanging destination ask about once per interval in all, not each in
+//     a loop, and take no worker meanwhile;
+//   - the lease is given back in the transaction completing the job (its
+//     copy recorded), or right after a try that failed, was cancelled or
+//     was cut by a stop, with the hold a failure asks for;
+//   - a lease left by a killed process lapses after lease(): JobTimeout
+//     bounds the try and completeTimeout its completion, so a lapsed lease
+//     has no live try behind it.
+//
+// So a crash leaves at most one message per destination sent but not
+// recorded (the only duplicate it may cause), and a destination that
+// hangs or answers slowly holds one worker and delays only itself.
+
+// completeTimeout bounds the completion of a job whose platform call
+// succeeded, and leaseMargin is added to the lease beyond the try's
+// bounds.
+const (
+	completeTimeout = 10 * time.Second
+	leaseMargin     = 5 * time.Second
+)
+
+// lease is how long a destination's lease lasts: past the try's
+// JobTimeout and its completion's timeout, so that it lapses only when the
+// try is gone (its process killed).
+func (q *Queue[TTx]) lease() time.Duration {
+	return q.cfg.JobTimeout + completeTimeout + leaseMargin
 }

@@ -24,17 +24,17 @@ import (
 // migration above K is compatible with K. "Newer code" and "older code"
 // are simulated by opening the database through sqlstore.New with a
 // test-only set of migrations: a prefix of the real ones, or the real
-// ones and a synthetic migration 6.
+// ones and a synthetic migration 7.
 
-// futureExpand is a synthetic migration 6 that code of version 5 keeps
+// futureExpand is a synthetic migration 7 that code of version 6 keeps
 // working beside: a new table.
 const futureExpand = `-- chatnotify: compatible-from 2 (expand: a new table)
 CREATE TABLE chatnotify_future (id TEXT PRIMARY KEY);
 `
 
-// futureContract is a synthetic migration 6 that breaks code of version
-// 5: a column it reads is renamed.
-const futureContract = `-- chatnotify: compatible-from 6 (contract: a column renamed)
+// futureContract is a synthetic migration 7 that breaks code of version
+// 6: a column it reads is renamed.
+const futureContract = `-- chatnotify: compatible-from 7 (contract: a column renamed)
 ALTER TABLE chatnotify_channels RENAME COLUMN name TO display_name;
 `
 
@@ -175,12 +175,12 @@ func compatibleFromRows(t *testing.T, db *sql.DB) map[int]sql.NullInt64 {
 
 // The real migrations record their compatibility: 0002 (approvals
 // rekeyed by organisation) is a contract step for version 1, 0003 to
-// 0005 are expand steps.
+// 0006 are expand steps.
 func TestMigrationsRecordCompatibleFrom(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		loc := b.newDB(t)
 		b.openStore(t, loc, nil)
-		assert.Equal(t, map[int]sql.NullInt64{1: {Int64: 1, Valid: true}, 2: {Int64: 2, Valid: true}, 3: {Int64: 2, Valid: true}, 4: {Int64: 2, Valid: true}, 5: {Int64: 2, Valid: true}},
+		assert.Equal(t, map[int]sql.NullInt64{1: {Int64: 1, Valid: true}, 2: {Int64: 2, Valid: true}, 3: {Int64: 2, Valid: true}, 4: {Int64: 2, Valid: true}, 5: {Int64: 2, Valid: true}, 6: {Int64: 2, Valid: true}},
 			compatibleFromRows(t, b.rawDB(t, loc)))
 	})
 }
@@ -206,21 +206,21 @@ func TestOlderCodeOpensSchemaWithNewerExpandMigration(t *testing.T) {
 	w := captureWarnings(t)
 	forEachBackend(t, func(t *testing.T, b backend) {
 		loc := b.newDB(t)
-		mustOpenWith(t, b, loc, "next-"+b.name, migrationFS(t, b, 5, map[string]string{"0006_future.sql": futureExpand}))
+		mustOpenWith(t, b, loc, "next-"+b.name, migrationFS(t, b, 6, map[string]string{"0007_future.sql": futureExpand}))
 		raw := b.rawDB(t, loc)
-		assert.Equal(t, []int{1, 2, 3, 4, 5, 6}, migrationRows(t, raw))
+		assert.Equal(t, []int{1, 2, 3, 4, 5, 6, 7}, migrationRows(t, raw))
 
-		// The release that knows 0001–0005 (the real set; opened here
+		// The release that knows 0001–0006 (the real set; opened here
 		// without its durable queue, whose River migrations are not what
 		// is tested).
 		name := map[bool]string{false: "sqlite", true: "postgres"}[b.numbered]
-		s := mustOpenWith(t, b, loc, name, migrationFS(t, b, 5, nil))
+		s := mustOpenWith(t, b, loc, name, migrationFS(t, b, 6, nil))
 		works(t, s, "acme")
-		assert.Equal(t, []int{1, 2, 3, 4, 5, 6}, migrationRows(t, raw))
-		assert.Equal(t, [][2]int64{{6, 5}}, w.newerSchema(name))
+		assert.Equal(t, []int{1, 2, 3, 4, 5, 6, 7}, migrationRows(t, raw))
+		assert.Equal(t, [][2]int64{{7, 6}}, w.newerSchema(name))
 
 		// And the newer code still works on it.
-		works(t, mustOpenWith(t, b, loc, "next-"+b.name, migrationFS(t, b, 5, map[string]string{"0006_future.sql": futureExpand})), "globex")
+		works(t, mustOpenWith(t, b, loc, "next-"+b.name, migrationFS(t, b, 6, map[string]string{"0007_future.sql": futureExpand})), "globex")
 	})
 }
 
@@ -229,17 +229,17 @@ func TestOlderCodeOpensSchemaWithNewerExpandMigration(t *testing.T) {
 func TestOlderCodeRefusesSchemaWithNewerContractMigration(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		loc := b.newDB(t)
-		mustOpenWith(t, b, loc, "next-"+b.name, migrationFS(t, b, 5, map[string]string{"0006_rename.sql": futureContract}))
+		mustOpenWith(t, b, loc, "next-"+b.name, migrationFS(t, b, 6, map[string]string{"0007_rename.sql": futureContract}))
 		_, err := b.open(t.Context(), loc, nil)
 		require.Error(t, err)
-		assert.Contains(t, err.Error(), "schema version 6, newer than this build knows (5)")
-		assert.Contains(t, err.Error(), "migration 0006_rename is not compatible with version 5")
-		assert.Equal(t, []int{1, 2, 3, 4, 5, 6}, migrationRows(t, b.rawDB(t, loc)))
+		assert.Contains(t, err.Error(), "schema version 7, newer than this build knows (6)")
+		assert.Contains(t, err.Error(), "migration 0007_rename is not compatible with version 6")
+		assert.Equal(t, []int{1, 2, 3, 4, 5, 6, 7}, migrationRows(t, b.rawDB(t, loc)))
 	})
 }
 
 // Code that knows 0001–0002 opens a database the real set migrated
-// (0003 to 0005 are expand steps); code that knows only 0001 is refused
+// (0003 to 0006 are expand steps); code that knows only 0001 is refused
 // (0002 rekeys approvals by organisation).
 func TestOldCodeOnTheRealSchema(t *testing.T) {
 	w := captureWarnings(t)
@@ -250,15 +250,15 @@ func TestOldCodeOnTheRealSchema(t *testing.T) {
 
 		v2 := mustOpenWith(t, b, loc, "v2-"+b.name, migrationFS(t, b, 2, nil))
 		works(t, v2, "acme")
-		assert.Equal(t, [][2]int64{{5, 2}}, w.newerSchema("v2-"+b.name))
-		assert.Equal(t, []int{1, 2, 3, 4, 5}, migrationRows(t, raw))
+		assert.Equal(t, [][2]int64{{6, 2}}, w.newerSchema("v2-"+b.name))
+		assert.Equal(t, []int{1, 2, 3, 4, 5, 6}, migrationRows(t, raw))
 
 		_, err := openWith(t.Context(), b, loc, "v1-"+b.name, migrationFS(t, b, 1, nil))
 		require.Error(t, err)
-		assert.Contains(t, err.Error(), "schema version 5, newer than this build knows (1)")
+		assert.Contains(t, err.Error(), "schema version 6, newer than this build knows (1)")
 		assert.Contains(t, err.Error(), "migration 0002_org_scoped is not compatible with version 1 (it needs code of schema version 2 or later)")
 		assert.Empty(t, w.newerSchema("v1-"+b.name))
-		assert.Equal(t, []int{1, 2, 3, 4, 5}, migrationRows(t, raw))
+		assert.Equal(t, []int{1, 2, 3, 4, 5, 6}, migrationRows(t, raw))
 	})
 }
 

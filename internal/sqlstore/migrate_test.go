@@ -70,7 +70,7 @@ func TestMigrationFromVersion1KeepsDataAndScopesByOrg(t *testing.T) {
 		require.NoError(t, err)
 
 		s := b.openStore(t, loc, nil)
-		assert.Equal(t, []int{1, 2, 3, 4, 5}, migrationRows(t, raw))
+		assert.Equal(t, []int{1, 2, 3, 4, 5, 6}, migrationRows(t, raw))
 
 		// Requests: kept, found in their org only, and their IDs free in
 		// another.

@@ -121,7 +121,7 @@ func TestMigrationsAreIdempotent(t *testing.T) {
 		_, err := first.CreateApproval(t.Context(), approval.Request{ID: "kept", OrgID: "o", Title: "t"})
 		require.NoError(t, err)
 		want := migrationRows(t, b.rawDB(t, loc))
-		assert.Equal(t, []int{1, 2, 3, 4, 5}, want)
+		assert.Equal(t, []int{1, 2, 3, 4, 5, 6}, want)
 		for range 3 {
 			b.openStore(t, loc, nil)
 		}
@@ -151,7 +151,7 @@ func TestConcurrentOpenMigratesOnce(t *testing.T) {
 			require.NoError(t, errs[i], "Open %d", i)
 			t.Cleanup(func() { stores[i].Close() })
 		}
-		assert.Equal(t, []int{1, 2, 3, 4, 5}, migrationRows(t, b.rawDB(t, loc)))
+		assert.Equal(t, []int{1, 2, 3, 4, 5, 6}, migrationRows(t, b.rawDB(t, loc)))
 		for i, s := range stores {
 			_, err := s.CreateChannel(t.Context(), notify.Channel{OrgID: "o", Type: notify.Teams, Name: fmt.Sprint(i)})
 			assert.NoError(t, err, "store %d", i)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/chatnotify/chatnotify/internal/pgtest"
 	"github.com/chatnotify/chatnotify/internal/queuetest"
 	"github.com/chatnotify/chatnotify/internal/riverqueue"
 	"github.com/chatnotify/chatnotify/internal/sqlstore"
@@ -21,10 +21,7 @@ import (
 // queueBackend gives each test a database of its own on
 // CHATNOTIFY_TEST_POSTGRES.
 func queueBackend(t *testing.T) queuetest.Backend {
-	base := os.Getenv("CHATNOTIFY_TEST_POSTGRES")
-	if base == "" {
-		t.Skip("CHATNOTIFY_TEST_POSTGRES is not set")
-	}
+	base := pgtest.ServerDSN(t) // skips without a server, fails under CI=true
 	return queuetest.Backend{
 		New: func(t *testing.T) string {
 			name := fmt.Sprintf("cnq_%d", time.Now().UnixNano())

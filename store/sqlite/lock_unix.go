@@ -4,8 +4,12 @@ package sqlite
 
 import (
 	"os"
+	"sync"
 	"syscall"
 )
+
+// heldMu guards held: stores may start at once.
+var heldMu sync.Mutex
 
 // lockFile takes an exclusive lock on path (created if missing) for the
 // life of the process, and reports whether it got it.
@@ -18,6 +22,8 @@ func lockFile(path string) bool {
 		f.Close()
 		return false
 	}
+	heldMu.Lock()
 	held = append(held, f)
+	heldMu.Unlock()
 	return true
 }

@@ -1,0 +1,12 @@
+package postgres
+
+import (
+	"testing"
+
+	"github.com/chatnotify/chatnotify/internal/queuetest"
+)
+
+// TestDurableLease: two River clients (two pools, as two replicas) on one
+// database never have two sends in flight to one destination, and a
+// hanging destination holds one worker and slows no other.
+func TestDurableLease(t *testing.T) { queuetest.RunLease(t, queueBackend(t)) }
