@@ -326,8 +326,10 @@ func isInvisible(r rune) bool {
 // teamsBotHosts is the allow-list of Bot Framework service URLs, the
 // serviceUrl of the conversations Teams gives a bot: commercial Teams
 // (smba.trafficmanager.net, with a region path such as /amer/ or
-// /emea/) and the GCC, GCC High and DoD clouds. Exact hosts only: no
-// wildcard.
+// /emea/) and the GCC, GCC High and DoD clouds: the four hosts of
+// Microsoft's TeamsServiceEndpoints (Microsoft 365 Agents SDK,
+// @microsoft/agents-hosting: publicGlobal, gcc, gccHigh, dod). Exact
+// hosts only: no wildcard.
 var teamsBotHosts = []string{
 	"smba.trafficmanager.net",
 	"smba.infra.gcc.teams.microsoft.com",
