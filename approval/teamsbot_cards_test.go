@@ -6,9 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/chatnotify/chatnotify/approval"
+	"github.com/chatnotify/chatnotify/internal/cardcheck"
 	"github.com/chatnotify/chatnotify/store/memstore"
 )
 
@@ -99,114 +97,51 @@ func TestTeamsBotInvokeResponseCardsValidate(t *testing.T) {
 	}
 	reviewer := "Jane *Doe* [x](https://evil.example) " + strings.Repeat("é", 150)
 	files := []cardCheckFile{
-		{"invoke_approved.json", "result=approved", click("approve", "apr_approve", reviewer)},
-		{"invoke_denied.json", "result=denied", click("deny", "apr_deny", reviewer)},
+		{Name: "invoke_approved.json", Kind: "result=approved", Body: click("approve", "apr_approve", reviewer)},
+		{Name: "invoke_denied.json", Kind: "result=denied", Body: click("deny", "apr_deny", reviewer)},
 		// Teams retries an invoke, reviewers click twice: the decision on
 		// record again.
-		{"invoke_repeat_approved.json", "result=approved", click("approve", "apr_approve", reviewer)},
-		{"invoke_repeat_other_verb.json", "result=denied", click("approve", "apr_deny", "Bob")},
+		{Name: "invoke_repeat_approved.json", Kind: "result=approved", Body: click("approve", "apr_approve", reviewer)},
+		{Name: "invoke_repeat_other_verb.json", Kind: "result=denied", Body: click("approve", "apr_deny", "Bob")},
 	}
 	mu.Lock()
 	now = now.Add(2 * time.Hour)
 	mu.Unlock()
 	files = append(files,
-		cardCheckFile{"invoke_expired.json", "result=expired", click("approve", "apr_expire", "Bob")},
-		cardCheckFile{"invoke_not_found.json", "result=notice", click("deny", "apr_unknown", "Bob")},
+		cardCheckFile{Name: "invoke_expired.json", Kind: "result=expired", Body: click("approve", "apr_expire", "Bob")},
+		cardCheckFile{Name: "invoke_not_found.json", Kind: "result=notice", Body: click("deny", "apr_unknown", "Bob")},
 	)
 	run := runCardCheck(t, files)
-	t.Log("validate.js:\n" + run.out)
-	require.Equal(t, 0, run.exit, "validate.js found invalid cards:\n%s", run.out)
+	t.Log("validate.js:\n" + run.Out)
+	require.Equal(t, 0, run.Exit, "validate.js found invalid cards:\n%s", run.Out)
 	for _, f := range files {
-		s := run.sections[f.name]
-		assert.Contains(t, s, "invoke response", f.name)
-		assert.NotContains(t, s, "FAIL", f.name)
-		assert.Contains(t, s, "parser  : ok", f.name)
-		assert.Contains(t, s, "rules   : ok", f.name)
-		if run.schema {
-			assert.Contains(t, s, "schema  : ok", f.name)
+		s := run.Sections[f.Name]
+		assert.Contains(t, s, "invoke response", f.Name)
+		assert.NotContains(t, s, "FAIL", f.Name)
+		assert.Contains(t, s, "parser  : ok", f.Name)
+		assert.Contains(t, s, "rules   : ok", f.Name)
+		if run.Schema {
+			assert.Contains(t, s, "schema  : ok", f.Name)
 		}
 	}
 
 	// The check sees a broken answer: one that keeps the buttons.
 	var broken map[string]any
-	require.NoError(t, json.Unmarshal(files[0].body, &broken))
+	require.NoError(t, json.Unmarshal(files[0].Body, &broken))
 	broken["value"].(map[string]any)["actions"] = []any{map[string]any{"type": "Action.Execute", "title": "Approve", "verb": "approve",
 		"data": map[string]any{"action": "approve", "approval_id": "apr_approve"}}}
 	b, err := json.Marshal(broken)
 	require.NoError(t, err)
-	run = runCardCheck(t, []cardCheckFile{{"invoke_with_buttons.json", "result=approved", b}})
-	assert.Equal(t, 1, run.exit, run.out)
-	assert.Contains(t, run.sections["invoke_with_buttons.json"], "a result card has no buttons", run.out)
+	run = runCardCheck(t, []cardCheckFile{{Name: "invoke_with_buttons.json", Kind: "result=approved", Body: b}})
+	assert.Equal(t, 1, run.Exit, run.Out)
+	assert.Contains(t, run.Sections["invoke_with_buttons.json"], "a result card has no buttons", run.Out)
 }
 
-// cardCheckFile is one file for validate.js: a card, a message activity
-// or an invoke response, and the kind of card it is (an argument of
-// validate.js without its dashes: approval, alert, result=approved, …).
-type cardCheckFile struct {
-	name string
-	kind string
-	body []byte
-}
+// cardCheckFile and cardCheckRun are internal/cardcheck's, shared with
+// the other package whose tests check the route's cards.
+type (
+	cardCheckFile = cardcheck.File
+	cardCheckRun  = cardcheck.Result
+)
 
-// cardCheckRun is a run of validate.js.
-type cardCheckRun struct {
-	out      string
-	exit     int
-	schema   bool              // the schema check ran (AC_SCHEMA set)
-	sections map[string]string // the output per file name
-}
-
-// runCardCheck writes files to a temporary directory and runs
-// validate.js on them. Without Node.js or tools/cards/node_modules the
-// test is skipped, or fails under CI=true.
-func runCardCheck(t *testing.T, files []cardCheckFile) cardCheckRun {
-	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", "tools", "cards"))
-	require.NoError(t, err)
-	script := filepath.Join(dir, "validate.js")
-	require.FileExists(t, script)
-	node, err := exec.LookPath("node")
-	missing := ""
-	switch {
-	case err != nil:
-		missing = "Node.js (node) is not on PATH: install Node.js, then run `npm ci --prefix tools/cards` in the repository"
-	default:
-		if _, err := os.Stat(filepath.Join(dir, "node_modules", "adaptivecards", "package.json")); err != nil {
-			missing = "tools/cards/node_modules is not installed: run `npm ci --prefix tools/cards` in the repository"
-		}
-	}
-	if missing != "" {
-		msg := "the Teams bot cards are checked by tools/cards/validate.js; " + missing
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	tmp := t.TempDir()
-	args := []string{script}
-	for _, f := range files {
-		p := filepath.Join(tmp, f.name)
-		require.NoError(t, os.WriteFile(p, f.body, 0o644))
-		args = append(args, "--"+f.kind, p)
-	}
-	cmd := exec.CommandContext(t.Context(), node, args...)
-	cmd.WaitDelay = 5 * time.Second
-	b, err := cmd.CombinedOutput()
-	run := cardCheckRun{out: string(b), sections: map[string]string{}}
-	if ee, ok := errors.AsType[*exec.ExitError](err); ok {
-		run.exit = ee.ExitCode()
-	} else {
-		require.NoError(t, err, run.out)
-	}
-	require.NotEqual(t, 2, run.exit, "validate.js usage or setup error:\n%s", run.out)
-	head, _, _ := strings.Cut(run.out, "\n")
-	run.schema = strings.Contains(head, "schema: ") && !strings.Contains(head, "SKIPPED")
-	for _, s := range strings.Split(run.out, "\n## ")[1:] {
-		name, _, _ := strings.Cut(s, " (")
-		run.sections[name] = s
-	}
-	for _, f := range files {
-		require.Contains(t, run.sections, f.name, "validate.js reported no result for %s:\n%s", f.name, run.out)
-	}
-	return run
-}
+func runCardCheck(t *testing.T, files []cardCheckFile) cardCheckRun { return cardcheck.Run(t, files) }

@@ -2,10 +2,6 @@ package notify
 
 import (
 	"encoding/json"
-	"errors"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/chatnotify/chatnotify/approval"
+	"github.com/chatnotify/chatnotify/internal/cardcheck"
 )
 
 // The cards of the Teams bot route are checked offline by
@@ -22,81 +19,14 @@ import (
 // schema (see tools/cards/README.md). These tests render every card the
 // route sends and run it.
 
-// cardCheckFile is one file for validate.js: a card or a message
-// activity, and the kind of card it is (an argument of validate.js
-// without its dashes: approval, alert, result=approved, …).
-type cardCheckFile struct {
-	name string
-	kind string
-	body []byte
-}
+// cardCheckFile and cardCheckRun are internal/cardcheck's, shared with
+// the other package whose tests check the route's cards.
+type (
+	cardCheckFile = cardcheck.File
+	cardCheckRun  = cardcheck.Result
+)
 
-// cardCheckRun is a run of validate.js.
-type cardCheckRun struct {
-	out      string
-	exit     int
-	schema   bool              // the schema check ran (AC_SCHEMA set)
-	sections map[string]string // the output per file name
-}
-
-// runCardCheck writes files to a temporary directory and runs
-// validate.js on them. Without Node.js or tools/cards/node_modules the
-// test is skipped, or fails under CI=true.
-func runCardCheck(t *testing.T, files []cardCheckFile) cardCheckRun {
-	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", "tools", "cards"))
-	require.NoError(t, err)
-	script := filepath.Join(dir, "validate.js")
-	require.FileExists(t, script)
-	node, err := exec.LookPath("node")
-	missing := ""
-	switch {
-	case err != nil:
-		missing = "Node.js (node) is not on PATH: install Node.js, then run `npm ci --prefix tools/cards` in the repository"
-	case !cardCheckExists(filepath.Join(dir, "node_modules", "adaptivecards", "package.json")):
-		missing = "tools/cards/node_modules is not installed: run `npm ci --prefix tools/cards` in the repository"
-	}
-	if missing != "" {
-		msg := "the Teams bot cards are checked by tools/cards/validate.js; " + missing
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	tmp := t.TempDir()
-	var args []string
-	args = append(args, script)
-	for _, f := range files {
-		p := filepath.Join(tmp, f.name)
-		require.NoError(t, os.WriteFile(p, f.body, 0o644))
-		args = append(args, "--"+f.kind, p)
-	}
-	cmd := exec.CommandContext(t.Context(), node, args...)
-	cmd.WaitDelay = 5 * time.Second
-	b, err := cmd.CombinedOutput()
-	run := cardCheckRun{out: string(b), sections: map[string]string{}}
-	if ee, ok := errors.AsType[*exec.ExitError](err); ok {
-		run.exit = ee.ExitCode()
-	} else {
-		require.NoError(t, err, run.out)
-	}
-	require.NotEqual(t, 2, run.exit, "validate.js usage or setup error:\n%s", run.out)
-	head, _, _ := strings.Cut(run.out, "\n")
-	run.schema = strings.Contains(head, "schema: ") && !strings.Contains(head, "SKIPPED")
-	for _, s := range strings.Split(run.out, "\n## ")[1:] {
-		name, _, _ := strings.Cut(s, " (")
-		run.sections[name] = s
-	}
-	for _, f := range files {
-		require.Contains(t, run.sections, f.name, "validate.js reported no result for %s:\n%s", f.name, run.out)
-	}
-	return run
-}
-
-func cardCheckExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
-}
+func runCardCheck(t *testing.T, files []cardCheckFile) cardCheckRun { return cardcheck.Run(t, files) }
 
 // cardCheckRequest is an approval request with every field set, its texts
 // long and full of Teams markdown, HTML and other text that must show as
@@ -144,7 +74,7 @@ func botRouteCards(t *testing.T) []cardCheckFile {
 		t.Helper()
 		b, err := renderTeamsBot(ev, teamsRender{console: eventConsoleURL(ev)}, cardCheckTenant)
 		require.NoError(t, err, name)
-		files = append(files, cardCheckFile{name + ".json", kind, b})
+		files = append(files, cardCheckFile{Name: name + ".json", Kind: kind, Body: b})
 	}
 	full := cardCheckRequest()
 	post("approval_full", "approval", ApprovalRequested{Request: full})
@@ -172,7 +102,7 @@ func botRouteCards(t *testing.T) []cardCheckFile {
 		t.Helper()
 		b, err := teamsBotDecided(r, cardCheckTenant)
 		require.NoError(t, err, name)
-		files = append(files, cardCheckFile{name + ".json", kind, b})
+		files = append(files, cardCheckFile{Name: name + ".json", Kind: kind, Body: b})
 	}
 	decided("result_approved", "result=approved", cardCheckDecided(approval.StatusApproved))
 	decided("result_denied", "result=denied", cardCheckDecided(approval.StatusDenied))
@@ -187,18 +117,18 @@ func botRouteCards(t *testing.T) []cardCheckFile {
 func TestTeamsBotCardsValidate(t *testing.T) {
 	files := botRouteCards(t)
 	run := runCardCheck(t, files)
-	t.Log("validate.js:\n" + run.out)
-	require.Equal(t, 0, run.exit, "validate.js found invalid cards:\n%s", run.out)
+	t.Log("validate.js:\n" + run.Out)
+	require.Equal(t, 0, run.Exit, "validate.js found invalid cards:\n%s", run.Out)
 	for _, f := range files {
-		s := run.sections[f.name]
-		assert.NotContains(t, s, "FAIL", f.name)
-		assert.Contains(t, s, "parser  : ok", f.name)
-		assert.Contains(t, s, "rules   : ok", f.name)
-		if run.schema {
-			assert.Contains(t, s, "schema  : ok", f.name)
+		s := run.Sections[f.Name]
+		assert.NotContains(t, s, "FAIL", f.Name)
+		assert.Contains(t, s, "parser  : ok", f.Name)
+		assert.Contains(t, s, "rules   : ok", f.Name)
+		if run.Schema {
+			assert.Contains(t, s, "schema  : ok", f.Name)
 		}
 	}
-	if !run.schema {
+	if !run.Schema {
 		t.Log("the Adaptive Cards 1.5 schema check was skipped: set AC_SCHEMA to microsoft/AdaptiveCards' schemas/1.5.0/adaptive-card.json to run it")
 	}
 }
@@ -208,11 +138,11 @@ func TestTeamsBotCardsValidate(t *testing.T) {
 func TestTeamsBotCardsValidatorCatches(t *testing.T) {
 	var approvalCard, approvedCard []byte
 	for _, f := range botRouteCards(t) {
-		switch f.name {
+		switch f.Name {
 		case "approval_full.json":
-			approvalCard = f.body
+			approvalCard = f.Body
 		case "result_approved.json":
-			approvedCard = f.body
+			approvedCard = f.Body
 		}
 	}
 	require.NotNil(t, approvalCard)
@@ -322,15 +252,15 @@ func TestTeamsBotCardsValidatorCatches(t *testing.T) {
 		tc.mutate(activity["attachments"].([]any)[0].(map[string]any)["content"].(map[string]any))
 		b, err := json.Marshal(activity)
 		require.NoError(t, err)
-		files = append(files, cardCheckFile{tc.name + ".json", tc.kind, b})
+		files = append(files, cardCheckFile{Name: tc.name + ".json", Kind: tc.kind, Body: b})
 	}
 	run := runCardCheck(t, files)
-	t.Log("validate.js:\n" + run.out)
-	assert.Equal(t, 1, run.exit, "validate.js must fail on broken cards")
+	t.Log("validate.js:\n" + run.Out)
+	assert.Equal(t, 1, run.Exit, "validate.js must fail on broken cards")
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s := run.sections[tc.name+".json"]
-			if tc.schemaOnly && !run.schema {
+			s := run.Sections[tc.name+".json"]
+			if tc.schemaOnly && !run.Schema {
 				assert.Contains(t, s, "schema  : skipped")
 				t.Skip("only the Adaptive Cards 1.5 schema catches this, and AC_SCHEMA is not set")
 			}
